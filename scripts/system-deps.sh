@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Installs the system packages the tests need on Debian/Ubuntu, only if something is missing:
+#   python3-torch (Debian's CPU torch 1.13, for the exporter/trainer tests), python3-venv,
+#   and a C++ toolchain for better-sqlite3, which builds from source when no prebuilt binary matches.
+set -euo pipefail
+need=()
+/usr/bin/python3 -c 'import torch' 2>/dev/null || need+=(python3-torch)
+/usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
+command -v g++ >/dev/null 2>&1 || need+=(g++)
+command -v make >/dev/null 2>&1 || need+=(make)
+if [ ${#need[@]} -eq 0 ]; then exit 0; fi
+SUDO=""
+if [ "$(id -u)" != 0 ]; then
+  if command -v sudo >/dev/null 2>&1; then SUDO=sudo; else
+    echo "error: missing system packages: ${need[*]}; run as root: apt-get install -y ${need[*]}" >&2; exit 1
+  fi
+fi
+echo "installing system packages: ${need[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
