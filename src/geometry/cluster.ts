@@ -1,0 +1,186 @@
+import { GeometryInputError, requirePositive } from './errors';
+import { KdTree } from './kdtree';
+import { pointCount, type PointCloud } from './pointcloud';
+
+/** Cluster labels per point (-1 = noise / dropped) and the member indices of each cluster, largest first. */
+export interface ClusterResult {
+  labels: Int32Array;
+  clusters: Uint32Array[];
+}
+
+function finalize(labels: Int32Array, count: number, minPoints: number, maxPoints: number): ClusterResult {
+  const members: number[][] = Array.from({ length: count }, () => []);
+  for (let i = 0; i < labels.length; i++) if (labels[i] >= 0) members[labels[i]].push(i);
+  const kept = members
+    .map((m, id) => ({ m, id }))
+    .filter(({ m }) => m.length >= minPoints && m.length <= maxPoints)
+    .sort((a, b) => b.m.length - a.m.length || a.m[0] - b.m[0]);
+  const remap = new Int32Array(count).fill(-1);
+  kept.forEach(({ id }, j) => (remap[id] = j));
+  for (let i = 0; i < labels.length; i++) if (labels[i] >= 0) labels[i] = remap[labels[i]];
+  return { labels, clusters: kept.map(({ m }) => Uint32Array.from(m)) };
+}
+
+export interface EuclideanClusterOptions {
+  /** Clusters with fewer points are dropped (labelled -1). Default 1. */
+  minPoints?: number;
+  /** Clusters with more points are dropped. Default Infinity. */
+  maxPoints?: number;
+  tree?: KdTree;
+}
+
+/**
+ * Euclidean cluster extraction (PCL style): connected components of the graph linking points closer than
+ * `toleranceM`. Equivalent to DBSCAN with minPoints = 1.
+ */
+export function euclideanClustering(
+  cloud: PointCloud,
+  toleranceM: number,
+  options: EuclideanClusterOptions = {},
+): ClusterResult {
+  requirePositive('toleranceM', toleranceM);
+  const n = pointCount(cloud);
+  const tree = options.tree ?? new KdTree(cloud.points);
+  const p = cloud.points;
+  const labels = new Int32Array(n).fill(-1);
+  const queue = new Int32Array(n);
+  const buf: number[] = [];
+  let count = 0;
+  for (let s = 0; s < n; s++) {
+    if (labels[s] >= 0 || !(p[3 * s] - p[3 * s] === 0)) continue;
+    labels[s] = count;
+    let head = 0;
+    let tail = 0;
+    queue[tail++] = s;
+    while (head < tail) {
+      const i = queue[head++];
+      tree.radiusSearch(p[3 * i], p[3 * i + 1], p[3 * i + 2], toleranceM, buf);
+      for (const j of buf) {
+        if (labels[j] < 0) {
+          labels[j] = count;
+          queue[tail++] = j;
+        }
+      }
+    }
+    count++;
+  }
+  return finalize(labels, count, options.minPoints ?? 1, options.maxPoints ?? Infinity);
+}
+
+/**
+ * DBSCAN (as Open3D `cluster_dbscan`): core points have at least `minPoints` neighbours (itself included)
+ * within `epsM`; clusters grow through core points; border points join the first cluster reaching them;
+ * the rest is noise (-1).
+ */
+export function dbscan(cloud: PointCloud, epsM: number, minPoints: number, tree?: KdTree): ClusterResult {
+  requirePositive('epsM', epsM);
+  if (!(minPoints >= 1)) throw new GeometryInputError('minPoints', `must be >= 1, got ${minPoints}`);
+  const n = pointCount(cloud);
+  const t = tree ?? new KdTree(cloud.points);
+  const p = cloud.points;
+  const UNVISITED = -2;
+  const labels = new Int32Array(n).fill(UNVISITED);
+  const buf: number[] = [];
+  const stack: number[] = [];
+  let count = 0;
+  for (let s = 0; s < n; s++) {
+    if (labels[s] !== UNVISITED) continue;
+    if (!(p[3 * s] - p[3 * s] === 0)) {
+      labels[s] = -1;
+      continue;
+    }
+    t.radiusSearch(p[3 * s], p[3 * s + 1], p[3 * s + 2], epsM, buf);
+    if (buf.length < minPoints) {
+      labels[s] = -1;
+      continue;
+    }
+    const c = count++;
+    labels[s] = c;
+    stack.length = 0;
+    for (const j of buf) if (j !== s) stack.push(j);
+    while (stack.length) {
+      const i = stack.pop()!;
+      if (labels[i] === -1) labels[i] = c; // border point previously marked noise
+      if (labels[i] !== UNVISITED) continue;
+      labels[i] = c;
+      t.radiusSearch(p[3 * i], p[3 * i + 1], p[3 * i + 2], epsM, buf);
+      if (buf.length >= minPoints)
+        for (const j of buf) if (labels[j] === UNVISITED || labels[j] === -1) stack.push(j);
+    }
+  }
+  for (let i = 0; i < n; i++) if (labels[i] === UNVISITED) labels[i] = -1;
+  return finalize(labels, count, 1, Infinity);
+}
+
+export interface OrganizedClusterOptions {
+  /** Neighbouring pixels join when their 3D distance is below absToleranceM + relTolerance * depth. */
+  absToleranceM?: number;
+  /** Depth-proportional part of the tolerance (default 0.02, i.e. 2 cm at 1 m). */
+  relTolerance?: number;
+  minPoints?: number;
+}
+
+/**
+ * Connected components of an organised cloud (w*h points, NaN = invalid) over the 4-neighbour pixel grid, with
+ * a 3D distance gate between neighbours: O(pixels), the fast path for lifted masks.
+ */
+export function organizedClustering(cloud: PointCloud, options: OrganizedClusterOptions = {}): ClusterResult {
+  const w = cloud.width;
+  const h = cloud.height;
+  if (!w || !h || w * h * 3 !== cloud.points.length) {
+    throw new GeometryInputError(
+      'cloud',
+      'must be organised (width*height points); use depthToPointCloud({organized: true})',
+    );
+  }
+  const abs = options.absToleranceM ?? 0.005;
+  const rel = options.relTolerance ?? 0.02;
+  const p = cloud.points;
+  const n = w * h;
+  const parent = new Int32Array(n);
+  for (let i = 0; i < n; i++) parent[i] = i;
+  const find = (i: number): number => {
+    while (parent[i] !== i) {
+      parent[i] = parent[parent[i]];
+      i = parent[i];
+    }
+    return i;
+  };
+  const valid = (i: number) => p[3 * i + 2] - p[3 * i + 2] === 0;
+  const close = (i: number, j: number) => {
+    const dx = p[3 * i] - p[3 * j];
+    const dy = p[3 * i + 1] - p[3 * j + 1];
+    const dz = p[3 * i + 2] - p[3 * j + 2];
+    const tol = abs + rel * p[3 * i + 2];
+    return dx * dx + dy * dy + dz * dz <= tol * tol;
+  };
+  for (let v = 0; v < h; v++) {
+    for (let u = 0; u < w; u++) {
+      const i = v * w + u;
+      if (!valid(i)) continue;
+      if (u + 1 < w && valid(i + 1) && close(i, i + 1)) {
+        const a = find(i);
+        const b = find(i + 1);
+        if (a !== b) parent[a < b ? b : a] = a < b ? a : b;
+      }
+      if (v + 1 < h && valid(i + w) && close(i, i + w)) {
+        const a = find(i);
+        const b = find(i + w);
+        if (a !== b) parent[a < b ? b : a] = a < b ? a : b;
+      }
+    }
+  }
+  const labels = new Int32Array(n).fill(-1);
+  const rootLabel = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    if (!valid(i)) continue;
+    const r = find(i);
+    let l = rootLabel.get(r);
+    if (l === undefined) {
+      l = rootLabel.size;
+      rootLabel.set(r, l);
+    }
+    labels[i] = l;
+  }
+  return finalize(labels, rootLabel.size, options.minPoints ?? 1, Infinity);
+}
