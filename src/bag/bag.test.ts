@@ -5,6 +5,7 @@ import { McapIndexedReader, McapStreamReader, type McapTypes } from '@mcap/core'
 import {
   BagError,
   DecodeError,
+  UnknownSchemaError,
   createBagWriter,
   ensureZstd,
   getCodec,
@@ -155,6 +156,17 @@ describe('MCAP files', () => {
     const ba = fs.readFileSync(a);
     expect(ba.length).toBeGreaterThan(1000);
     expect(ba.equals(fs.readFileSync(b))).toBe(true);
+  });
+
+  it('a directory bag (mcap + metadata.yaml) is byte-identical when written twice', async () => {
+    const a = path.join(tmp, 'detdir_a');
+    const b = path.join(tmp, 'detdir_b');
+    await writeSample(a, {});
+    await writeSample(b, {});
+    const fa = fs.readFileSync(path.join(a, 'detdir_a_0.mcap'));
+    expect(fa.equals(fs.readFileSync(path.join(b, 'detdir_b_0.mcap')))).toBe(true);
+    const ya = fs.readFileSync(path.join(a, 'metadata.yaml'), 'utf8').replace(/detdir_a/g, 'X');
+    expect(ya).toBe(fs.readFileSync(path.join(b, 'metadata.yaml'), 'utf8').replace(/detdir_b/g, 'X'));
   });
 
   it('is accepted by @mcap/core McapStreamReader (validateCrcs) and McapIndexedReader', async () => {
@@ -341,6 +353,57 @@ describe('sqlite3 files', () => {
     const msgs = await readAll(bag.messages({ skipBad: true }));
     expect(msgs.map((m) => m.decode().data)).toEqual(['m0', 'm1', 'm2']);
     expect(bag.skipped).toBe(1);
+    await bag.close();
+  });
+
+  it('v3 has no type_description_hash; v4 stores ros2msg definitions and schema version', async () => {
+    const Database = (await import('better-sqlite3')).default;
+    const cols = (file: string): string[] => {
+      const d = new Database(file, { readonly: true });
+      const names = (d.prepare('PRAGMA table_info(topics)').all() as { name: string }[]).map((c) => c.name);
+      d.close();
+      return names;
+    };
+    const v3 = path.join(tmp, 'schema_v3.db3');
+    const v4 = path.join(tmp, 'schema_v4.db3');
+    await writeSample(v3, { sqliteSchema: 3 });
+    await writeSample(v4, { sqliteSchema: 4 });
+    expect(cols(v3)).not.toContain('type_description_hash');
+    expect(cols(v4)).toContain('type_description_hash');
+    const db = new Database(v4, { readonly: true });
+    const def = db
+      .prepare(
+        'SELECT encoding, encoded_message_definition AS d FROM message_definitions WHERE topic_type = ?',
+      )
+      .get('tf2_msgs/msg/TFMessage') as { encoding: string; d: string };
+    expect(def.encoding).toBe('ros2msg');
+    expect(def.d).toContain('MSG: geometry_msgs/TransformStamped');
+    expect(db.prepare('SELECT schema_version, ros_distro FROM schema').get()).toEqual({
+      schema_version: 4,
+      ros_distro: 'jazzy',
+    });
+    db.close();
+  });
+
+  it('a topic of unknown type reads raw but decode() throws UnknownSchemaError naming the topic', async () => {
+    const file = path.join(tmp, 'unknown.db3');
+    const w = await createBagWriter(file);
+    await w.addTopic('/chatter', 'std_msgs/msg/String');
+    await w.close();
+    const Database = (await import('better-sqlite3')).default;
+    const db = new Database(file);
+    db.prepare(
+      "INSERT INTO topics (id, name, type, serialization_format, offered_qos_profiles) VALUES (7, '/x', 'foo_msgs/msg/Bar', 'cdr', '')",
+    ).run();
+    db.prepare('INSERT INTO messages (topic_id, timestamp, data) VALUES (7, 1, ?)').run(
+      Buffer.from([0, 1, 0, 0]),
+    );
+    db.close();
+    const bag = await openBag(file);
+    const [m] = await readAll(bag.messages({ topics: ['/x'] }));
+    expect(m.type).toBe('foo_msgs/msg/Bar');
+    expect(() => m.decode()).toThrow(UnknownSchemaError);
+    expect(() => m.decode()).toThrow(/foo_msgs\/msg\/Bar.*topic \/x/);
     await bag.close();
   });
 

@@ -73,11 +73,18 @@ function shortName(type: string): string {
   return parts.length === 3 ? `${parts[0]}/${parts[2]}` : type;
 }
 
-/** Directories searched for this project's own interface files, from src/bag or dist/bag. */
+/**
+ * Directories searched for this project's own interface files (`msg/`, `srv/`): $DECLIP_ROS_INTERFACES, then
+ * `ros/` relative to src/bag or dist/bag, then `./ros` in the working directory.
+ */
 export function ownInterfaceDirs(): string[] {
   const env = process.env.DECLIP_ROS_INTERFACES;
   const dirs = env ? [env] : [];
-  dirs.push(path.resolve(__dirname, '../../ros'), path.resolve(__dirname, '../../../ros'));
+  dirs.push(
+    path.resolve(__dirname, '../../ros'),
+    path.resolve(__dirname, '../../../ros'),
+    path.resolve(process.cwd(), 'ros'),
+  );
   return dirs;
 }
 
