@@ -16,6 +16,8 @@ export interface NormalOptions {
   orientOutward?: boolean;
   /** Reuse a tree built over cloud.points. */
   tree?: KdTree;
+  /** When given (length n), receives the surface variation λ0 / (λ0 + λ1 + λ2) of each neighbourhood (0 = flat). */
+  curvatureOut?: Float32Array;
 }
 
 /**
@@ -100,6 +102,10 @@ export function estimateNormals(cloud: PointCloud, options: NormalOptions = {}):
     cov[7] = yz;
     cov[8] = zz;
     symmetricEigen(cov, 3, eig);
+    if (options.curvatureOut) {
+      const sum = eig.values[0] + eig.values[1] + eig.values[2];
+      options.curvatureOut[i] = sum > 0 ? Math.max(0, eig.values[0]) / sum : 0;
+    }
     const v = eig.vectors;
     let nx = v[0];
     let ny = v[3];
@@ -115,6 +121,116 @@ export function estimateNormals(cloud: PointCloud, options: NormalOptions = {}):
     out[3 * i] = nx;
     out[3 * i + 1] = ny;
     out[3 * i + 2] = nz;
+  }
+  return out;
+}
+
+/**
+ * Consistent normal orientation over a closed surface (Hoppe et al. 1992, as Open3D
+ * `orient_normals_consistent_tangent_plane`): the point farthest from the centroid is oriented outwards, then
+ * orientation propagates along a minimum spanning tree of the kNN graph with edge cost 1 - |n_i · n_j|.
+ * Right for non-convex models where "away from the centroid" is wrong. Returns a new array.
+ */
+export function orientNormalsConsistent(
+  points: Float32Array,
+  normals: Float32Array,
+  k = 10,
+  tree: KdTree = new KdTree(points),
+): Float32Array {
+  const n = points.length / 3;
+  if (normals.length !== points.length) {
+    throw new GeometryInputError(
+      'normals',
+      `length ${normals.length} must equal points length ${points.length}`,
+    );
+  }
+  const out = new Float32Array(normals);
+  const c = computeCentroid(points);
+  const visited = new Uint8Array(n);
+  const valid = (i: number) => out[3 * i] - out[3 * i] === 0 && points[3 * i] - points[3 * i] === 0;
+  // binary min-heap of edges (cost, to, from)
+  const hc: number[] = [];
+  const ht: number[] = [];
+  const hf: number[] = [];
+  const push = (cost: number, to: number, from: number) => {
+    let i = hc.length;
+    hc.push(cost);
+    ht.push(to);
+    hf.push(from);
+    while (i > 0) {
+      const p = (i - 1) >> 1;
+      if (hc[p] <= hc[i]) break;
+      [hc[p], hc[i]] = [hc[i], hc[p]];
+      [ht[p], ht[i]] = [ht[i], ht[p]];
+      [hf[p], hf[i]] = [hf[i], hf[p]];
+      i = p;
+    }
+  };
+  const pop = (): [number, number] => {
+    const to = ht[0];
+    const from = hf[0];
+    const lc = hc.pop()!;
+    const lt = ht.pop()!;
+    const lf = hf.pop()!;
+    if (hc.length) {
+      hc[0] = lc;
+      ht[0] = lt;
+      hf[0] = lf;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < hc.length && hc[l] < hc[m]) m = l;
+        if (r < hc.length && hc[r] < hc[m]) m = r;
+        if (m === i) break;
+        [hc[m], hc[i]] = [hc[i], hc[m]];
+        [ht[m], ht[i]] = [ht[i], ht[m]];
+        [hf[m], hf[i]] = [hf[i], hf[m]];
+        i = m;
+      }
+    }
+    return [to, from];
+  };
+  const ti = new Int32Array(k + 1);
+  const expand = (i: number) => {
+    const f = tree.knn(points[3 * i], points[3 * i + 1], points[3 * i + 2], k + 1, ti);
+    for (let a = 0; a < f; a++) {
+      const j = ti[a];
+      if (visited[j] || !valid(j)) continue;
+      const d = out[3 * i] * out[3 * j] + out[3 * i + 1] * out[3 * j + 1] + out[3 * i + 2] * out[3 * j + 2];
+      push(1 - Math.abs(d), j, i);
+    }
+  };
+  for (;;) {
+    // seed: farthest unvisited valid point from the centroid, oriented outwards
+    let seed = -1;
+    let far = -1;
+    for (let i = 0; i < n; i++) {
+      if (visited[i] || !valid(i)) continue;
+      const d =
+        (points[3 * i] - c[0]) ** 2 + (points[3 * i + 1] - c[1]) ** 2 + (points[3 * i + 2] - c[2]) ** 2;
+      if (d > far) {
+        far = d;
+        seed = i;
+      }
+    }
+    if (seed < 0) break;
+    const dot =
+      out[3 * seed] * (points[3 * seed] - c[0]) +
+      out[3 * seed + 1] * (points[3 * seed + 1] - c[1]) +
+      out[3 * seed + 2] * (points[3 * seed + 2] - c[2]);
+    if (dot < 0) for (let k2 = 0; k2 < 3; k2++) out[3 * seed + k2] = -out[3 * seed + k2];
+    visited[seed] = 1;
+    expand(seed);
+    while (hc.length) {
+      const [j, i] = pop();
+      if (visited[j]) continue;
+      const d = out[3 * i] * out[3 * j] + out[3 * i + 1] * out[3 * j + 1] + out[3 * i + 2] * out[3 * j + 2];
+      if (d < 0) for (let k2 = 0; k2 < 3; k2++) out[3 * j + k2] = -out[3 * j + k2];
+      visited[j] = 1;
+      expand(j);
+    }
   }
   return out;
 }

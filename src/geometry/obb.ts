@@ -127,29 +127,10 @@ export function orientedBoundingBox(points: ArrayLike<number>): OrientedBox {
     const l = Math.hypot(v[0], v[1], v[2]) || 1;
     return v.map((x) => x / l);
   });
-  // subsample for the hull if huge (hull of a subsample can only be slightly smaller; final extents use all points)
-  const n = Math.floor(points.length / 3);
-  const step = Math.max(1, Math.floor(n / 5000));
   let best: OrientedBox | null = null;
   let bestVol = Infinity;
   for (let a = 0; a < 3; a++) {
-    const normal = pca[a];
-    const b1 = pca[(a + 1) % 3];
-    const b2 = cross3(normal, b1);
-    const pts2: V2[] = [];
-    for (let i = 0; i < n; i += step) {
-      const x = points[3 * i] - centroid[0];
-      const y = points[3 * i + 1] - centroid[1];
-      const z = points[3 * i + 2] - centroid[2];
-      if (!(x - x === 0 && y - y === 0 && z - z === 0)) continue;
-      pts2.push([b1[0] * x + b1[1] * y + b1[2] * z, b2[0] * x + b2[1] * y + b2[2] * z]);
-    }
-    const { angle } = minAreaRectAngle(pts2);
-    const c = Math.cos(angle);
-    const s = Math.sin(angle);
-    const u = [0, 1, 2].map((k) => c * b1[k] + s * b2[k]);
-    const v = [0, 1, 2].map((k) => -s * b1[k] + c * b2[k]);
-    const box = fitAlongAxes(points, [u, v, normal]);
+    const box = orientedBoxAboutAxis(points, pca[a], centroid);
     const vol = box.extentM[0] * box.extentM[1] * box.extentM[2];
     if (vol < bestVol - 1e-15) {
       bestVol = vol;
@@ -157,6 +138,42 @@ export function orientedBoundingBox(points: ArrayLike<number>): OrientedBox {
     }
   }
   return best!;
+}
+
+/**
+ * Box with one axis fixed to `normal` (e.g. a support-plane normal) and the other two from the minimum-area
+ * rectangle of the points projected on the plane (rotating calipers; the hull uses at most ~1500 sampled points,
+ * extents use all points). Axes are then ordered by extent like `orientedBoundingBox`.
+ */
+export function orientedBoxAboutAxis(
+  points: ArrayLike<number>,
+  normal: ArrayLike<number>,
+  centroid: ArrayLike<number> = computeCentroid(points),
+): OrientedBox {
+  const ln = Math.hypot(normal[0], normal[1], normal[2]);
+  if (!(ln > 0)) throw new GeometryInputError('normal', 'must be a non-zero vector');
+  const nz = [normal[0] / ln, normal[1] / ln, normal[2] / ln];
+  const ref = Math.abs(nz[0]) < 0.9 ? [1, 0, 0] : [0, 1, 0];
+  const t = cross3(nz, ref);
+  const lt = Math.hypot(t[0], t[1], t[2]);
+  const b1 = t.map((x) => x / lt);
+  const b2 = cross3(nz, b1);
+  const n = Math.floor(points.length / 3);
+  const step = Math.max(1, Math.floor(n / 1500));
+  const pts2: V2[] = [];
+  for (let i = 0; i < n; i += step) {
+    const x = points[3 * i] - centroid[0];
+    const y = points[3 * i + 1] - centroid[1];
+    const z = points[3 * i + 2] - centroid[2];
+    if (!(x - x === 0 && y - y === 0 && z - z === 0)) continue;
+    pts2.push([b1[0] * x + b1[1] * y + b1[2] * z, b2[0] * x + b2[1] * y + b2[2] * z]);
+  }
+  const { angle } = minAreaRectAngle(pts2);
+  const c = Math.cos(angle);
+  const s = Math.sin(angle);
+  const u = [0, 1, 2].map((k) => c * b1[k] + s * b2[k]);
+  const v = [0, 1, 2].map((k) => -s * b1[k] + c * b2[k]);
+  return fitAlongAxes(points, [u, v, nz]);
 }
 
 /** The 8 corners (Float64Array(24)); corner k has sign + on axis i when bit i of k is set. */

@@ -8,6 +8,7 @@ import {
   poseCompose,
   poseIdentity,
   quatToMat3,
+  rotationAngleBetween,
   rotvecToMat3,
   solveLinear,
   symmetricEigen,
@@ -242,6 +243,8 @@ export interface RegistrationResult {
   iterations: number;
   /** ICP only: stopped on the convergence criteria rather than the iteration cap. */
   converged: boolean;
+  /** RANSAC with topK > 1: distinct hypotheses, best first (the refined best is `pose`). */
+  hypotheses?: Pose[];
 }
 
 export interface RansacOptions {
@@ -257,6 +260,11 @@ export interface RansacOptions {
   edgeLengthRatio?: number;
   /** Minimum inlier count to accept (default 3). */
   minInliers?: number;
+  /**
+   * Also return up to this many distinct good hypotheses (best inlier counts, de-duplicated within 10° and
+   * 2 thresholds), for a caller that verifies them by ICP against the full clouds. Default 1.
+   */
+  topK?: number;
 }
 
 /**
@@ -318,6 +326,23 @@ export function ransacCorrespondences(
     }
     return [c, e];
   };
+  const topK = Math.max(1, Math.floor(options.topK ?? 1));
+  const top: { pose: Pose; count: number }[] = [];
+  const sameHyp = (a: Pose, b: Pose) =>
+    Math.hypot(a.tM[0] - b.tM[0], a.tM[1] - b.tM[1], a.tM[2] - b.tM[2]) < 2 * options.maxDistanceM &&
+    rotationAngleBetween(a.R, b.R) < (10 * Math.PI) / 180;
+  const offerTop = (pose: Pose, count: number) => {
+    if (topK <= 1 || count < 3) return;
+    const dup = top.findIndex((h) => sameHyp(h.pose, pose));
+    if (dup >= 0) {
+      if (top[dup].count < count) top[dup] = { pose, count };
+    } else if (top.length < topK) {
+      top.push({ pose, count });
+    } else if (count > top[top.length - 1].count) {
+      top[top.length - 1] = { pose, count };
+    } else return;
+    top.sort((a, b) => b.count - a.count);
+  };
   let attempts = 0;
   while (it < Math.min(needed, maxIt) && attempts < maxIt * 10) {
     attempts++;
@@ -350,6 +375,7 @@ export function ransacCorrespondences(
     }
     const pose = hornRigid(src, dst, sA, sB, 3);
     const [c, e] = score(pose);
+    offerTop(pose, c);
     if (c > bestCount || (c === bestCount && e < bestErr)) {
       bestCount = c;
       bestErr = e;
@@ -396,6 +422,7 @@ export function ransacCorrespondences(
     numCorrespondences: c,
     iterations: it,
     converged: true,
+    hypotheses: topK > 1 ? [pose, ...top.map((h) => h.pose).filter((h) => !sameHyp(h, pose))] : undefined,
   };
 }
 

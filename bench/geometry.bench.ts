@@ -1,0 +1,111 @@
+/**
+ * Geometry / pose benchmarks (not tests). Run from the repo root: npx tsc -p tsconfig.json --outDir /tmp/bb &&
+ * NODE_PATH=$PWD/node_modules node /tmp/bb/bench/geometry.bench.js  — prints median wall times in ms (single thread).
+ */
+import * as fs from 'fs';
+import * as path from 'path';
+import { KdTree } from '../src/geometry/kdtree';
+import { SeededRng } from '../src/geometry/rng';
+import { depthToPointCloud } from '../src/geometry/depth';
+import { estimateNormals } from '../src/geometry/normals';
+import { computeFpfh } from '../src/geometry/fpfh';
+import { voxelDownSample } from '../src/geometry/filters';
+import { transformPoints } from '../src/geometry/linalg';
+import { asymmetricObject, randomPose } from '../src/geometry/testutil';
+import { extractInstances } from '../src/pose/instances';
+import { estimateModelPose, prepareObjectModel } from '../src/pose/model';
+import { loadYcbvFrame } from '../src/pose/ycbv';
+import { addsError } from '../src/pose/metrics';
+
+function median(xs: number[]): number {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)];
+}
+
+function time(label: string, reps: number, fn: () => void): number {
+  fn(); // warm-up / JIT
+  const ts: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    const t0 = performance.now();
+    fn();
+    ts.push(performance.now() - t0);
+  }
+  const m = median(ts);
+  console.log(
+    `${label.padEnd(60)} median ${m.toFixed(2)} ms  (min ${Math.min(...ts).toFixed(2)}, n=${reps})`,
+  );
+  return m;
+}
+
+async function main(): Promise<void> {
+  const rng = new SeededRng(1);
+  const pts = new Float32Array(3 * 50000).map(() => rng.next());
+  time('KdTree build, 50k points', 20, () => new KdTree(pts));
+  const tree = new KdTree(pts);
+  const idx = new Int32Array(10);
+  const d2 = new Float64Array(10);
+  time('KdTree 50k kNN queries (k=10)', 10, () => {
+    for (let i = 0; i < 50000; i++) tree.knn(pts[3 * i], pts[3 * i + 1], pts[3 * i + 2], 10, idx, d2);
+  });
+
+  // 20k-pixel mask lifting + outlier removal + clustering (two synthetic slanted planes side by side)
+  const cam = { width: 640, height: 480, fx: 600, fy: 600, cx: 320, cy: 240 };
+  const depth = new Float32Array(640 * 480);
+  const mask = new Uint8Array(640 * 480);
+  for (let v = 140; v < 240; v++) {
+    for (let u = 200; u < 300; u++) {
+      depth[v * 640 + u] = 0.7 + 0.0005 * u;
+      mask[v * 640 + u] = 1;
+      depth[v * 640 + u + 120] = 0.75 + 0.0003 * v;
+      mask[v * 640 + u + 120] = 1;
+    }
+  }
+  time('extractInstances, 20k-pixel mask (2 instances)', 30, () => {
+    extractInstances({ depthM: depth, camera: cam }, [{ label: 'x', mask }]);
+  });
+
+  // model-mode pose: ~2k model points, ~5k scene points
+  const obj = asymmetricObject(rng, 2000);
+  const model = prepareObjectModel({ name: 'obj', pointsM: obj });
+  const scene = transformPoints(asymmetricObject(rng, 5000), {
+    ...randomPose(rng, Math.PI, 0.05),
+    tM: new Float64Array([0, 0, 0.7]),
+  });
+  time('model-mode pose (2k model, 5k scene points)', 10, () => {
+    estimateModelPose({ points: scene }, model);
+  });
+  time('prepareObjectModel (2k points, once per model)', 5, () =>
+    prepareObjectModel({ name: 'obj', pointsM: obj }),
+  );
+  const { cloud: down } = voxelDownSample({ points: scene }, model.voxelM);
+  time(`normals (${down.points.length / 3} pts, radius)`, 10, () => {
+    down.normals = estimateNormals(down, { radiusM: 2.5 * model.voxelM });
+  });
+  time(`FPFH (${down.points.length / 3} pts)`, 10, () => computeFpfh(down, { radiusM: 5 * model.voxelM }));
+
+  // shared data sits beside the repo root (run from the repo root)
+  const dir = path.resolve(process.cwd(), '../shared/data');
+  if (fs.existsSync(path.join(dir, 'ycbv'))) {
+    const f = await loadYcbvFrame(dir);
+    for (const o of f.objects) {
+      const m = f.label.map((x) => (x === o.labelValue ? 1 : 0));
+      const cloud = depthToPointCloud(f.depthM, f.camera, { mask: m });
+      const pm = prepareObjectModel({ name: o.name, pointsM: o.modelPointsM });
+      let adds = NaN;
+      time(`YCB-V ${o.name}: model-mode pose (${cloud.points.length / 3} pts)`, 5, () => {
+        const r = estimateModelPose(cloud, pm);
+        if (r.ok) adds = addsError(r.pose, o.gt, o.modelPointsM);
+      });
+      console.log(
+        `   ADD-S ${(adds * 1000).toFixed(1)} mm (diameter ${(pm.diameterM * 1000).toFixed(0)} mm)`,
+      );
+    }
+  }
+}
+
+if (require.main === module) {
+  main().catch((e) => {
+    console.error(e);
+    process.exit(1);
+  });
+}

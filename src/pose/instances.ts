@@ -1,0 +1,253 @@
+import type { CameraIntrinsics, RgbImage } from '../types';
+import { euclideanClustering, organizedClustering } from '../geometry/cluster';
+import { hasDistortion, normalizedRayTable, validateCamera } from '../geometry/depth';
+import { GeometryInputError } from '../geometry/errors';
+import { removeStatisticalOutliers } from '../geometry/filters';
+import { orientedBoundingBox } from '../geometry/obb';
+import { computeCentroid, selectByIndex, type PointCloud } from '../geometry/pointcloud';
+import type { Instance3D } from './types';
+
+/** One query's mask: nonzero pixels belong to the query; optional per-pixel scores (e.g. similarity). */
+export interface QueryMask {
+  label: string;
+  /** Length width*height; nonzero = inside. */
+  mask: ArrayLike<number>;
+  /** Optional per-pixel score in [0, 1] (length width*height); mean over an instance is reported. */
+  score?: ArrayLike<number>;
+}
+
+export interface InstanceOptions {
+  /** Erode masks by this many pixels (square structuring element) to drop flying pixels on borders. Default 2. */
+  erodePx?: number;
+  /** Valid depth range, metres. Defaults 0.1 .. 5. */
+  minDepthM?: number;
+  maxDepthM?: number;
+  /** Neighbouring pixels connect when their 3D gap is below absToleranceM + relTolerance * depth. */
+  absToleranceM?: number;
+  relTolerance?: number;
+  /** Flying-pixel filter: a point needs this many of its 8 pixel neighbours within tolerance (default 2; 0 = off). */
+  minGridNeighbors?: number;
+  /** Optional statistical outlier removal on each instance. */
+  statistical?: { nbNeighbors: number; stdRatio: number };
+  /** 'organized' (default, O(pixels) over the pixel grid) or 'euclidean' (kd-tree, toleranceM). */
+  clustering?: 'organized' | 'euclidean';
+  /** Euclidean clustering tolerance (default 0.01 m). */
+  toleranceM?: number;
+  /** Instances with fewer points are dropped (default 50). */
+  minPoints?: number;
+}
+
+/** The frame fields instance extraction needs. */
+export interface DepthView {
+  depthM: Float32Array;
+  camera: CameraIntrinsics;
+  rgb?: RgbImage;
+}
+
+function erodeInto(
+  mask: ArrayLike<number>,
+  w: number,
+  u0: number,
+  v0: number,
+  bw: number,
+  bh: number,
+  r: number,
+): Uint8Array {
+  const out = new Uint8Array(bw * bh);
+  for (let y = 0; y < bh; y++)
+    for (let x = 0; x < bw; x++) out[y * bw + x] = mask[(v0 + y) * w + u0 + x] ? 1 : 0;
+  if (r <= 0) return out;
+  // separable erosion: horizontal then vertical run-length of ones
+  const tmp = new Uint8Array(bw * bh);
+  for (let y = 0; y < bh; y++) {
+    let run = 0;
+    const row = y * bw;
+    const left = new Int32Array(bw);
+    for (let x = 0; x < bw; x++) {
+      run = out[row + x] ? run + 1 : 0;
+      left[x] = run;
+    }
+    run = 0;
+    for (let x = bw - 1; x >= 0; x--) {
+      run = out[row + x] ? run + 1 : 0;
+      tmp[row + x] = left[x] > r && run > r ? 1 : 0;
+    }
+  }
+  const res = new Uint8Array(bw * bh);
+  for (let x = 0; x < bw; x++) {
+    let run = 0;
+    const up = new Int32Array(bh);
+    for (let y = 0; y < bh; y++) {
+      run = tmp[y * bw + x] ? run + 1 : 0;
+      up[y] = run;
+    }
+    run = 0;
+    for (let y = bh - 1; y >= 0; y--) {
+      run = tmp[y * bw + x] ? run + 1 : 0;
+      res[y * bw + x] = up[y] > r && run > r ? 1 : 0;
+    }
+  }
+  return res;
+}
+
+/**
+ * 3D instances from query masks and depth: erode each mask, lift the masked depth (undistorted rays), drop
+ * flying pixels, split into instances by 3D connectivity (two touching mugs at different depths, or two separate
+ * blobs in one mask, become two instances), drop small ones, and describe each by centroid, oriented box,
+ * extent, point count and mean mask score. Instances are sorted by point count, largest first.
+ */
+export function extractInstances(
+  view: DepthView,
+  masks: QueryMask[],
+  options: InstanceOptions = {},
+): Instance3D[] {
+  const { camera, depthM, rgb } = view;
+  validateCamera(camera);
+  const w = camera.width;
+  const h = camera.height;
+  if (depthM.length !== w * h) {
+    throw new GeometryInputError(
+      'depthM',
+      `length ${depthM.length} must equal camera width*height (${w * h})`,
+    );
+  }
+  const erode = options.erodePx ?? 2;
+  const minD = options.minDepthM ?? 0.1;
+  const maxD = options.maxDepthM ?? 5;
+  const abs = options.absToleranceM ?? 0.005;
+  const rel = options.relTolerance ?? 0.02;
+  const minNb = options.minGridNeighbors ?? 2;
+  const minPts = options.minPoints ?? 50;
+  const rays = hasDistortion(camera) ? normalizedRayTable(camera) : null;
+  const out: Instance3D[] = [];
+  for (const q of masks) {
+    if (q.mask.length !== w * h) {
+      throw new GeometryInputError(
+        `masks[${q.label}].mask`,
+        `length ${q.mask.length} must equal width*height (${w * h})`,
+      );
+    }
+    // bounding box of the mask
+    let u0 = w,
+      v0 = h,
+      u1 = -1,
+      v1 = -1;
+    for (let v = 0; v < h; v++) {
+      const row = v * w;
+      for (let u = 0; u < w; u++) {
+        if (q.mask[row + u]) {
+          if (u < u0) u0 = u;
+          if (u > u1) u1 = u;
+          if (v < v0) v0 = v;
+          if (v > v1) v1 = v;
+        }
+      }
+    }
+    if (u1 < 0) continue;
+    const bw = u1 - u0 + 1;
+    const bh = v1 - v0 + 1;
+    const m = erodeInto(q.mask, w, u0, v0, bw, bh, erode);
+    // local organised cloud over the bounding box
+    const pts = new Float32Array(3 * bw * bh).fill(NaN);
+    for (let y = 0; y < bh; y++) {
+      for (let x = 0; x < bw; x++) {
+        const li = y * bw + x;
+        if (!m[li]) continue;
+        const gi = (v0 + y) * w + u0 + x;
+        const z = depthM[gi];
+        if (!(z >= minD && z <= maxD)) continue;
+        const xn = rays ? rays[2 * gi] : (u0 + x - camera.cx) / camera.fx;
+        const yn = rays ? rays[2 * gi + 1] : (v0 + y - camera.cy) / camera.fy;
+        pts[3 * li] = xn * z;
+        pts[3 * li + 1] = yn * z;
+        pts[3 * li + 2] = z;
+      }
+    }
+    // flying-pixel filter over the 8-neighbourhood
+    if (minNb > 0) {
+      const keep = new Uint8Array(bw * bh);
+      for (let y = 0; y < bh; y++) {
+        for (let x = 0; x < bw; x++) {
+          const i = y * bw + x;
+          const zi = pts[3 * i + 2];
+          if (!(zi === zi)) continue;
+          const tol = abs + rel * zi;
+          const tol2 = tol * tol;
+          let c = 0;
+          for (let dy = -1; dy <= 1; dy++) {
+            const yy = y + dy;
+            if (yy < 0 || yy >= bh) continue;
+            for (let dx = -1; dx <= 1; dx++) {
+              const xx = x + dx;
+              if ((dx === 0 && dy === 0) || xx < 0 || xx >= bw) continue;
+              const j = yy * bw + xx;
+              const ex = pts[3 * j] - pts[3 * i];
+              const ey = pts[3 * j + 1] - pts[3 * i + 1];
+              const ez = pts[3 * j + 2] - zi;
+              if (ex * ex + ey * ey + ez * ez <= tol2) c++;
+            }
+          }
+          keep[i] = c >= minNb ? 1 : 0;
+        }
+      }
+      for (let i = 0; i < bw * bh; i++) if (!keep[i]) pts[3 * i] = pts[3 * i + 1] = pts[3 * i + 2] = NaN;
+    }
+    const local: PointCloud = { points: pts, width: bw, height: bh };
+    let clusters: Uint32Array[];
+    let localIdx: Uint32Array | null = null;
+    if (options.clustering === 'euclidean') {
+      const valid: number[] = [];
+      for (let i = 0; i < bw * bh; i++) if (pts[3 * i + 2] === pts[3 * i + 2]) valid.push(i);
+      localIdx = Uint32Array.from(valid);
+      const sub = selectByIndex(local, localIdx);
+      clusters = euclideanClustering(sub, options.toleranceM ?? 0.01, { minPoints: minPts }).clusters;
+    } else {
+      clusters = organizedClustering(local, {
+        absToleranceM: abs,
+        relTolerance: rel,
+        minPoints: minPts,
+      }).clusters;
+    }
+    for (const c of clusters) {
+      let members = localIdx ? c.map((i) => localIdx![i]) : c;
+      let cloud = selectByIndex(local, members);
+      if (options.statistical) {
+        const f = removeStatisticalOutliers(
+          cloud,
+          options.statistical.nbNeighbors,
+          options.statistical.stdRatio,
+        );
+        members = f.indices.map((i) => members[i]);
+        cloud = f.cloud;
+      }
+      if (members.length < minPts) continue;
+      const pix = new Uint32Array(members.length);
+      let scoreSum = 0;
+      const colors = rgb ? new Uint8Array(3 * members.length) : undefined;
+      for (let k = 0; k < members.length; k++) {
+        const li = members[k];
+        const gi = (v0 + Math.floor(li / bw)) * w + u0 + (li % bw);
+        pix[k] = gi;
+        scoreSum += q.score ? q.score[gi] : 1;
+        if (colors) {
+          colors[3 * k] = rgb!.data[3 * gi];
+          colors[3 * k + 1] = rgb!.data[3 * gi + 1];
+          colors[3 * k + 2] = rgb!.data[3 * gi + 2];
+        }
+      }
+      cloud.colors = colors;
+      const box = orientedBoundingBox(cloud.points);
+      out.push({
+        label: q.label,
+        cloud,
+        pixelIndices: pix,
+        centroidM: computeCentroid(cloud.points),
+        box,
+        extentM: box.extentM,
+        pointCount: members.length,
+        meanMaskScore: scoreSum / members.length,
+      });
+    }
+  }
+  return out.sort((a, b) => b.pointCount - a.pointCount);
+}

@@ -1,0 +1,168 @@
+import type { Pose } from '../types';
+import { FPFH_DIM, computeFpfh, matchFeatures } from '../geometry/fpfh';
+import { voxelDownSample } from '../geometry/filters';
+import { KdTree } from '../geometry/kdtree';
+import { poseInverse } from '../geometry/linalg';
+import { estimateNormals, orientNormalsConsistent } from '../geometry/normals';
+import { computeDiameter, pointCount, removeNonFinite, type PointCloud } from '../geometry/pointcloud';
+import {
+  evaluateRegistration,
+  ransacCorrespondences,
+  registrationIcp,
+  type RegistrationResult,
+} from '../geometry/registration';
+import { noPose, type ModelSymmetries, type ObjectModel, type PoseResult } from './types';
+
+/** A model with its down-sampled cloud, normals, FPFH and kd-tree computed once. */
+export interface PreparedModel {
+  name: string;
+  diameterM: number;
+  voxelM: number;
+  /** Down-sampled model with normals (registration target). */
+  cloud: PointCloud;
+  fpfh: Float32Array;
+  tree: KdTree;
+  symmetries?: ModelSymmetries;
+}
+
+export interface PrepareModelOptions {
+  /** Voxel size for registration (default diameter / 25). */
+  voxelM?: number;
+}
+
+/** Pre-computes what model-mode registration needs (do it once per model, not per frame). */
+export function prepareObjectModel(model: ObjectModel, options: PrepareModelOptions = {}): PreparedModel {
+  const full = removeNonFinite({ points: model.pointsM, normals: model.normals });
+  const diameterM = computeDiameter(full.points);
+  const voxelM = options.voxelM ?? diameterM / 25;
+  const { cloud } = voxelDownSample(full, voxelM);
+  const tree = new KdTree(cloud.points);
+  if (!cloud.normals) {
+    const raw = estimateNormals(cloud, { radiusM: 2.5 * voxelM, orientOutward: true, tree });
+    cloud.normals = orientNormalsConsistent(cloud.points, raw, 10, tree);
+  }
+  const fpfh = computeFpfh(cloud, { radiusM: 5 * voxelM, tree });
+  return { name: model.name, diameterM, voxelM, cloud, fpfh, tree, symmetries: model.symmetries };
+}
+
+export interface ModelPoseOptions {
+  /** RANSAC seed (default 1). */
+  seed?: number;
+  /** Minimum scene points after down-sampling (default 15). */
+  minPoints?: number;
+  /** Below this ICP fitness the result is 'low-fitness' (default 0.3). */
+  minFitness?: number;
+  /** Distinct RANSAC hypotheses verified by ICP; the best ICP fitness wins (default 8). */
+  hypotheses?: number;
+  /** Mutual feature matching (default false: every scene point keeps its nearest model feature). */
+  mutual?: boolean;
+  /** RANSAC cap (default 50000; the adaptive count usually stops earlier). */
+  maxRansacIterations?: number;
+  /** Skip global registration and refine from this object -> camera pose (tracking). */
+  initialPose?: Pose;
+}
+
+/**
+ * Model-mode 6D pose: registers the instance cloud (camera frame) to the object model by FPFH features, mutual
+ * nearest-neighbour matching and RANSAC, then point-to-plane ICP with a Tukey kernel (coarse to fine).
+ * Registration runs scene -> model (every observed point lies on the model, not vice versa) and the result is
+ * inverted, so the pose maps object -> camera. Fitness = fraction of observed points within 1.5 voxels of the model.
+ */
+export function estimateModelPose(
+  scene: PointCloud,
+  model: PreparedModel,
+  options: ModelPoseOptions = {},
+): PoseResult {
+  const t0 = performance.now();
+  try {
+    const n = scene.points.length / 3;
+    if (!Number.isInteger(n))
+      return noPose('model', 'invalid-input', 'scene.points length is not a multiple of 3', t0);
+    if (n === 0) return noPose('model', 'empty-input', 'instance cloud is empty', t0);
+    const v = model.voxelM;
+    const { cloud: down } = voxelDownSample(removeNonFinite({ points: scene.points }), v);
+    const m = pointCount(down);
+    if (m < (options.minPoints ?? 15)) {
+      return noPose(
+        'model',
+        'too-few-points',
+        `${m} points after ${(v * 1000).toFixed(1)} mm voxels (< ${options.minPoints ?? 15})`,
+        t0,
+      );
+    }
+    const tree = new KdTree(down.points);
+    down.normals = estimateNormals(down, { radiusM: 2.5 * v, tree });
+    const hypotheses: Pose[] = [];
+    if (options.initialPose) {
+      hypotheses.push(poseInverse(options.initialPose));
+    } else {
+      const f = computeFpfh(down, { radiusM: 5 * v, tree });
+      // one-directional scene -> model matches: a partial view has too few mutual FPFH neighbours
+      const corr = matchFeatures(f, model.fpfh, FPFH_DIM, { mutual: options.mutual ?? false });
+      if (corr.src.length < 3) {
+        return noPose('model', 'too-few-correspondences', `${corr.src.length} feature matches (< 3)`, t0);
+      }
+      const res = ransacCorrespondences(down.points, model.cloud.points, corr.src, corr.dst, {
+        maxDistanceM: 1.5 * v,
+        seed: options.seed ?? 1,
+        maxIterations: options.maxRansacIterations ?? 50000,
+        topK: Math.max(1, options.hypotheses ?? 8),
+      });
+      if (res) hypotheses.push(...(res.hypotheses ?? [res.pose]));
+      if (!hypotheses.length)
+        return noPose('model', 'registration-failed', 'RANSAC found no consistent hypothesis', t0);
+    }
+    // verify each hypothesis by a coarse ICP; refine only the best one finely
+    let coarse: RegistrationResult | null = null;
+    for (const h of hypotheses) {
+      const cur = registrationIcp(down, model.cloud, h, {
+        maxCorrespondenceDistanceM: 3 * v,
+        method: 'point-to-plane',
+        robust: { kind: 'tukey', kM: 3 * v },
+        maxIterations: 15,
+        targetTree: model.tree,
+      });
+      const fit = evaluateRegistration(down, model.cloud, cur.pose, 1.5 * v, model.tree);
+      cur.fitness = fit.fitness;
+      cur.inlierRmseM = fit.inlierRmseM;
+      if (
+        !coarse ||
+        cur.fitness > coarse.fitness + 1e-9 ||
+        (Math.abs(cur.fitness - coarse.fitness) <= 1e-9 && cur.inlierRmseM < coarse.inlierRmseM)
+      ) {
+        coarse = cur;
+      }
+    }
+    let best: RegistrationResult | null = null;
+    if (coarse) {
+      const cur = registrationIcp(down, model.cloud, coarse.pose, {
+        maxCorrespondenceDistanceM: 1.5 * v,
+        method: 'point-to-plane',
+        robust: { kind: 'tukey', kM: 1.5 * v },
+        maxIterations: 30,
+        targetTree: model.tree,
+      });
+      best = cur;
+    }
+    const minFit = options.minFitness ?? 0.3;
+    if (!best || best.fitness < minFit) {
+      return noPose(
+        'model',
+        'low-fitness',
+        `best ICP fitness ${best ? best.fitness.toFixed(3) : 0} < ${minFit}`,
+        t0,
+      );
+    }
+    return {
+      ok: true,
+      source: 'model',
+      pose: poseInverse(best.pose),
+      fitness: best.fitness,
+      inlierRmseM: best.inlierRmseM,
+      numCorrespondences: best.numCorrespondences,
+      runtimeMs: performance.now() - t0,
+    };
+  } catch (e) {
+    return noPose('model', 'invalid-input', (e as Error).message, t0);
+  }
+}
