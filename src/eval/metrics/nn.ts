@@ -1,104 +1,156 @@
 /**
- * Minimal exact nearest-neighbour search over a fixed point set with a uniform grid hash, used by ADD-S
- * (bop_toolkit `adi` uses scipy cKDTree). Kept deliberately small; switch to src/geometry's KdTree once it
- * is available (same contract: exact Euclidean nearest distance).
+ * Minimal exact nearest-neighbour index (static balanced k-d tree, median splits on the widest axis, leaves
+ * of up to 8 points), used by ADD-S (bop_toolkit `adi` uses scipy cKDTree). Kept deliberately small and
+ * local; switch to src/geometry's KdTree once that module is committed (same contract: exact Euclidean
+ * nearest distance).
  */
 
-/** Uniform-grid index over interleaved xyz points for exact nearest-neighbour distance queries. */
-export interface PointGrid {
-  readonly points: ArrayLike<number>;
-  readonly min: [number, number, number];
-  readonly cellM: number;
-  readonly dims: [number, number, number];
-  /** cellStart[c]..cellStart[c+1] index into `order` for cell c (CSR layout). */
-  readonly cellStart: Int32Array;
-  readonly order: Int32Array;
+const LEAF = 8;
+
+/** Static k-d tree over interleaved xyz points. */
+export interface NnIndex {
+  /** Points reordered so that every tree node covers a contiguous range. */
+  readonly sorted: Float64Array;
+  /** Split axis (0..2) and value per heap-indexed node (root = 1, children 2k and 2k+1). */
+  readonly axes: Uint8Array;
+  readonly splits: Float64Array;
+  readonly n: number;
 }
 
-/**
- * Builds a uniform grid over `points` (interleaved xyz) with about `pointsPerCell` points per occupied
- * cell on a 2D-surface-like sampling. Cost O(n).
- */
-export function buildPointGrid(points: ArrayLike<number>, pointsPerCell = 4): PointGrid {
-  const n = points.length / 3;
-  const min: [number, number, number] = [Infinity, Infinity, Infinity];
-  const max: [number, number, number] = [-Infinity, -Infinity, -Infinity];
-  for (let i = 0; i < n; i++) {
-    for (let k = 0; k < 3; k++) {
-      const v = points[3 * i + k];
-      if (v < min[k]) min[k] = v;
-      if (v > max[k]) max[k] = v;
+/** Builds the index in O(n log n). */
+export function buildNnIndex(pointsIn: ArrayLike<number>): NnIndex {
+  const n = Math.floor(pointsIn.length / 3);
+  const points = Float64Array.from(pointsIn);
+  const perm = new Int32Array(n);
+  for (let i = 0; i < n; i++) perm[i] = i;
+  const size = 4 * Math.ceil(n / LEAF) + 4;
+  const axes = new Uint8Array(size);
+  const splits = new Float64Array(size);
+  const key = (i: number, axis: number) => points[3 * perm[i] + axis];
+  const swap = (i: number, j: number) => {
+    const t = perm[i];
+    perm[i] = perm[j];
+    perm[j] = t;
+  };
+  // Quickselect: after it, perm[lo..k) <= perm[k] <= perm[k+1..hi) along `axis`.
+  const select = (lo: number, hi: number, k: number, axis: number) => {
+    let l = lo;
+    let h = hi - 1;
+    while (h > l) {
+      const pivot = key((l + h) >> 1, axis);
+      let i = l;
+      let j = h;
+      while (i <= j) {
+        while (key(i, axis) < pivot) i++;
+        while (key(j, axis) > pivot) j--;
+        if (i <= j) swap(i++, j--);
+      }
+      if (k <= j) h = j;
+      else if (k >= i) l = i;
+      else break;
     }
-  }
-  const ext = [max[0] - min[0], max[1] - min[1], max[2] - min[2]];
-  const maxExt = Math.max(ext[0], ext[1], ext[2], 1e-9);
-  // Model points lie on a surface: ~ (cells per axis)^2 occupied cells.
-  const perAxis = Math.max(1, Math.min(128, Math.round(Math.sqrt(n / pointsPerCell))));
-  const cellM = maxExt / perAxis;
-  const dims: [number, number, number] = [
-    Math.max(1, Math.floor(ext[0] / cellM) + 1),
-    Math.max(1, Math.floor(ext[1] / cellM) + 1),
-    Math.max(1, Math.floor(ext[2] / cellM) + 1),
-  ];
-  const nCells = dims[0] * dims[1] * dims[2];
-  const cellOf = new Int32Array(n);
-  const counts = new Int32Array(nCells + 1);
-  for (let i = 0; i < n; i++) {
-    const cx = Math.min(dims[0] - 1, Math.floor((points[3 * i] - min[0]) / cellM));
-    const cy = Math.min(dims[1] - 1, Math.floor((points[3 * i + 1] - min[1]) / cellM));
-    const cz = Math.min(dims[2] - 1, Math.floor((points[3 * i + 2] - min[2]) / cellM));
-    const c = (cz * dims[1] + cy) * dims[0] + cx;
-    cellOf[i] = c;
-    counts[c + 1]++;
-  }
-  for (let c = 0; c < nCells; c++) counts[c + 1] += counts[c];
-  const fill = counts.slice(0, nCells);
-  const order = new Int32Array(n);
-  for (let i = 0; i < n; i++) order[fill[cellOf[i]]++] = i;
-  return { points, min, cellM, dims, cellStart: counts, order };
-}
-
-/**
- * Exact distance from (x, y, z) to the nearest indexed point. Visits cell shells in growing Chebyshev
- * radius r around the query cell and stops once the best distance is <= r * cellM (no unvisited point
- * can be closer).
- */
-export function nearestDistance(grid: PointGrid, x: number, y: number, z: number): number {
-  const { points, min, cellM, dims, cellStart, order } = grid;
-  const qx = Math.floor((x - min[0]) / cellM);
-  const qy = Math.floor((y - min[1]) / cellM);
-  const qz = Math.floor((z - min[2]) / cellM);
-  // Chebyshev distance from the query cell to the grid's cell range: shells below it are empty.
-  const dOut = Math.max(0, -qx, qx - (dims[0] - 1), -qy, qy - (dims[1] - 1), -qz, qz - (dims[2] - 1));
-  const rMax = dOut + Math.max(dims[0], dims[1], dims[2]);
-  let best2 = Infinity;
-  for (let r = dOut; r <= rMax; r++) {
-    const z0 = Math.max(0, qz - r);
-    const z1 = Math.min(dims[2] - 1, qz + r);
-    const y0 = Math.max(0, qy - r);
-    const y1 = Math.min(dims[1] - 1, qy + r);
-    for (let cz = z0; cz <= z1; cz++) {
-      const onZ = cz === qz - r || cz === qz + r;
-      for (let cy = y0; cy <= y1; cy++) {
-        const onY = onZ || cy === qy - r || cy === qy + r;
-        // Off the shell faces in y/z only the two x extremes belong to the shell.
-        const step = onY ? 1 : 2 * r;
-        for (let cx = qx - r; cx <= qx + r; cx += step === 0 ? 1 : step) {
-          if (cx < 0 || cx >= dims[0]) continue;
-          const c = (cz * dims[1] + cy) * dims[0] + cx;
-          for (let k = cellStart[c]; k < cellStart[c + 1]; k++) {
-            const i = order[k];
-            const dx = points[3 * i] - x;
-            const dy = points[3 * i + 1] - y;
-            const dz = points[3 * i + 2] - z;
-            const d2 = dx * dx + dy * dy + dz * dz;
-            if (d2 < best2) best2 = d2;
-          }
-        }
+  };
+  const build = (node: number, lo: number, hi: number) => {
+    if (hi - lo <= LEAF) return;
+    const mn = [Infinity, Infinity, Infinity];
+    const mx = [-Infinity, -Infinity, -Infinity];
+    for (let i = lo; i < hi; i++) {
+      for (let a = 0; a < 3; a++) {
+        const v = key(i, a);
+        if (v < mn[a]) mn[a] = v;
+        if (v > mx[a]) mx[a] = v;
       }
     }
-    const bound = r * cellM;
-    if (best2 <= bound * bound) break;
+    const ext = [mx[0] - mn[0], mx[1] - mn[1], mx[2] - mn[2]];
+    const axis = ext[0] >= ext[1] && ext[0] >= ext[2] ? 0 : ext[1] >= ext[2] ? 1 : 2;
+    const mid = (lo + hi) >> 1;
+    select(lo, hi, mid, axis);
+    axes[node] = axis;
+    splits[node] = key(mid, axis);
+    build(2 * node, lo, mid);
+    build(2 * node + 1, mid, hi);
+  };
+  build(1, 0, n);
+  const sorted = new Float64Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    sorted[3 * i] = points[3 * perm[i]];
+    sorted[3 * i + 1] = points[3 * perm[i] + 1];
+    sorted[3 * i + 2] = points[3 * perm[i] + 2];
+  }
+  return { sorted, axes, splits, n };
+}
+
+// Scratch stack shared by queries (single-threaded; depth <= log2(n / LEAF) + 1 < 64).
+const STACK_I = new Int32Array(3 * 64);
+const STACK_B = new Float64Array(64);
+
+/** Exact distance from (x, y, z) to the nearest indexed point (Infinity for an empty index). */
+export function nearestDistance(index: NnIndex, x: number, y: number, z: number): number {
+  const { sorted, axes, splits } = index;
+  // Explicit stack of (node, lo, hi, lower bound^2 of the distance to that subtree's half-space).
+  const stackI = STACK_I;
+  const stackB = STACK_B;
+  let sp = 0;
+  stackI[0] = 1;
+  stackI[1] = 0;
+  stackI[2] = index.n;
+  stackB[0] = 0;
+  sp = 1;
+  let best2 = Infinity;
+  while (sp > 0) {
+    sp--;
+    if (stackB[sp] >= best2) continue;
+    let node = stackI[3 * sp];
+    let lo = stackI[3 * sp + 1];
+    let hi = stackI[3 * sp + 2];
+    // Descend to the leaf on the query's side, deferring the far children.
+    while (hi - lo > LEAF) {
+      const mid = (lo + hi) >> 1;
+      const a = axes[node];
+      const diff = (a === 0 ? x : a === 1 ? y : z) - splits[node];
+      const d2 = diff * diff;
+      if (diff < 0) {
+        if (d2 < best2) {
+          stackI[3 * sp] = 2 * node + 1;
+          stackI[3 * sp + 1] = mid;
+          stackI[3 * sp + 2] = hi;
+          stackB[sp++] = d2;
+        }
+        node = 2 * node;
+        hi = mid;
+      } else {
+        if (d2 < best2) {
+          stackI[3 * sp] = 2 * node;
+          stackI[3 * sp + 1] = lo;
+          stackI[3 * sp + 2] = mid;
+          stackB[sp++] = d2;
+        }
+        node = 2 * node + 1;
+        lo = mid;
+      }
+    }
+    for (let i = lo; i < hi; i++) {
+      const dx = sorted[3 * i] - x;
+      const dy = sorted[3 * i + 1] - y;
+      const dz = sorted[3 * i + 2] - z;
+      const d2 = dx * dx + dy * dy + dz * dz;
+      if (d2 < best2) best2 = d2;
+    }
   }
   return Math.sqrt(best2);
+}
+
+const indexCache = new WeakMap<object, NnIndex>();
+
+/**
+ * Index of a model's points, built once per points array and cached (WeakMap keyed by the array object):
+ * ADD-S queries transformed points against the untransformed model (distances are rigid-invariant).
+ */
+export function cachedNnIndex(pointsM: ArrayLike<number>): NnIndex {
+  let idx = indexCache.get(pointsM as object);
+  if (!idx) {
+    idx = buildNnIndex(pointsM);
+    indexCache.set(pointsM as object, idx);
+  }
+  return idx;
 }

@@ -7,7 +7,7 @@
 import type { CameraIntrinsics, Pose } from '../../types';
 import { EvalInputError, requirePoints, requirePose } from './errors';
 import { composePoses, matMul3, projectPoints, transformPoints, transpose3 } from './linalg';
-import { buildPointGrid, nearestDistance } from './nn';
+import { cachedNnIndex, nearestDistance } from './nn';
 
 /**
  * ADD — Average Distance of model points (Hinterstoisser et al., ACCV 2012; bop_toolkit `add`):
@@ -30,18 +30,32 @@ export function add(est: Pose, gt: Pose, pointsM: ArrayLike<number>): number {
 /**
  * ADD-S / ADI — Average distance for objects with indistinguishable views (Hinterstoisser et al. 2012;
  * bop_toolkit `adi`): for every model point in the GT pose, the distance to the nearest model point in the
- * estimated pose, averaged. Returns metres. Nearest neighbours: exact uniform-grid search (see nn.ts).
+ * estimated pose, averaged. Returns metres. Nearest neighbours: exact k-d tree search (see nn.ts); the
+ * model's index is cached per points array, so do not mutate `pointsM` between calls.
  */
 export function adi(est: Pose, gt: Pose, pointsM: ArrayLike<number>): number {
   requirePose('est', est);
   requirePose('gt', gt);
   requirePoints('pointsM', pointsM);
-  const ptsEst = transformPoints(pointsM, est);
+  // ||R_e p_j + t_e - q|| = ||p_j - R_e^T (q - t_e)||: query the GT-pose points, mapped into the estimate's
+  // object frame, against the model's own (cached) index.
+  const index = cachedNnIndex(pointsM);
   const ptsGt = transformPoints(pointsM, gt);
-  const grid = buildPointGrid(ptsEst);
+  const R = est.R;
+  const t = est.tM;
   const n = ptsGt.length / 3;
   let sum = 0;
-  for (let i = 0; i < n; i++) sum += nearestDistance(grid, ptsGt[3 * i], ptsGt[3 * i + 1], ptsGt[3 * i + 2]);
+  for (let i = 0; i < n; i++) {
+    const x = ptsGt[3 * i] - t[0];
+    const y = ptsGt[3 * i + 1] - t[1];
+    const z = ptsGt[3 * i + 2] - t[2];
+    sum += nearestDistance(
+      index,
+      R[0] * x + R[3] * y + R[6] * z,
+      R[1] * x + R[4] * y + R[7] * z,
+      R[2] * x + R[5] * y + R[8] * z,
+    );
+  }
   return sum / n;
 }
 

@@ -1,0 +1,183 @@
+/**
+ * Metric benchmark (not a test): Oryon protocol on 2000 synthetic pairs — pair sampling, ADD, ADD-S, MSSD
+ * and MSPD (half the objects with a continuous symmetry = 314 symmetry transforms), VSD at 640x480 with a
+ * point-splat z-buffer renderer, BOP19 scores and aggregation. Target (issue 7): < 60 s on 2 cores.
+ * Run from the repo root:
+ *   npx tsc -p tsconfig.json --outDir /tmp/mb && NODE_PATH=$PWD/node_modules node /tmp/mb/bench/metrics.bench.js [pairs]
+ */
+import type { CameraIntrinsics, Pose } from '../src/types';
+import { REAL275_INTRINSICS } from '../src/types';
+import {
+  add,
+  adi,
+  axisAngleToR,
+  composePoses,
+  getSymmetryTransformations,
+  makePose,
+  mspd,
+  mssd,
+  vsd,
+  type RenderDepthFn,
+} from '../src/eval/metrics';
+import {
+  aggregateOryon,
+  createRng,
+  evaluateOryonPair,
+  sampleOryonPairs,
+  type EvalObjectModel,
+  type ObjectObservation,
+  type PairRecord,
+} from '../src/eval/protocol';
+
+interface PointModel {
+  pointsM: Float64Array;
+}
+
+/** Point-splat z-buffer: each model point covers a 3x3 pixel block (a stand-in for the synth rasterizer). */
+const splatRenderer: RenderDepthFn<PointModel> = (model, pose, cam) => {
+  const out = new Float32Array(cam.width * cam.height);
+  const p = model.pointsM;
+  const R = pose.R;
+  const t = pose.tM;
+  for (let i = 0; i < p.length; i += 3) {
+    const X = R[0] * p[i] + R[1] * p[i + 1] + R[2] * p[i + 2] + t[0];
+    const Y = R[3] * p[i] + R[4] * p[i + 1] + R[5] * p[i + 2] + t[1];
+    const Z = R[6] * p[i] + R[7] * p[i + 1] + R[8] * p[i + 2] + t[2];
+    if (Z <= 0) continue;
+    const u0 = Math.round((cam.fx * X) / Z + cam.cx);
+    const v0 = Math.round((cam.fy * Y) / Z + cam.cy);
+    for (let v = v0 - 1; v <= v0 + 1; v++) {
+      if (v < 0 || v >= cam.height) continue;
+      for (let u = u0 - 1; u <= u0 + 1; u++) {
+        if (u < 0 || u >= cam.width) continue;
+        const k = v * cam.width + u;
+        if (out[k] === 0 || Z < out[k]) out[k] = Z;
+      }
+    }
+  }
+  return out;
+};
+
+function surfacePoints(kind: 'cylinder' | 'box', n: number, rng: () => number): Float64Array {
+  const out = new Float64Array(n * 3);
+  for (let i = 0; i < n; i++) {
+    if (kind === 'cylinder') {
+      const a = rng() * 2 * Math.PI;
+      out.set([0.04 * Math.cos(a), 0.04 * Math.sin(a), (rng() - 0.5) * 0.12], 3 * i);
+    } else {
+      const f = Math.floor(rng() * 6);
+      const half = [0.05, 0.035, 0.02];
+      const q = [(rng() * 2 - 1) * half[0], (rng() * 2 - 1) * half[1], (rng() * 2 - 1) * half[2]];
+      q[f >> 1] = f & 1 ? half[f >> 1] : -half[f >> 1];
+      out.set(q, 3 * i);
+    }
+  }
+  return out;
+}
+
+function time<T>(label: string, fn: () => T): T {
+  const t0 = performance.now();
+  const r = fn();
+  console.log(`${label.padEnd(34)} ${(performance.now() - t0).toFixed(0).padStart(7)} ms`);
+  return r;
+}
+
+function main(): void {
+  const nPairs = Number(process.argv[2] ?? 2000);
+  const nPoints = 2000;
+  const cam: CameraIntrinsics = REAL275_INTRINSICS;
+  const rng = createRng(42);
+  const objects = ['can', 'bottle', 'box', 'camera'].map((id, k) => {
+    const sym = k < 2;
+    const pointsM = surfacePoints(sym ? 'cylinder' : 'box', nPoints, rng);
+    const model: EvalObjectModel<PointModel> = {
+      pointsM,
+      diameterM: sym ? Math.hypot(0.08, 0.12) : Math.hypot(0.1, 0.07, 0.04),
+      symmetries: getSymmetryTransformations(
+        sym ? { continuous: [{ axis: [0, 0, 1], offsetM: [0, 0, 0] }] } : undefined,
+      ),
+      symmetric: sym,
+      renderModel: { pointsM },
+    };
+    return { id, model };
+  });
+  const obs: ObjectObservation[] = [];
+  for (const o of objects) {
+    for (let s = 0; s < 6; s++) {
+      for (let f = 0; f < 40; f++) {
+        const R = axisAngleToR([rng() - 0.5, rng() - 0.5, rng() - 0.5], rng() * Math.PI);
+        obs.push({
+          sceneId: `scene_${s}`,
+          frameId: String(f),
+          objectId: o.id,
+          prompt: `a ${o.id}`,
+          poseGt: makePose(R, [(rng() - 0.5) * 0.2, (rng() - 0.5) * 0.15, 0.5 + rng() * 0.4]),
+          visibFract: 0.2 + 0.8 * rng(),
+        });
+      }
+    }
+  }
+  console.log(`pairs=${nPairs} model points=${nPoints} image=${cam.width}x${cam.height} (single thread)`);
+  const pairs = time('sampleOryonPairs', () => sampleOryonPairs(obs, { count: nPairs, seed: 1 }));
+  const byId = new Map(objects.map((o) => [o.id, o.model]));
+  const estimates: (Pose | null)[] = pairs.map((p) => {
+    if (rng() < 0.05) return null;
+    const noise = makePose(
+      axisAngleToR([rng() - 0.5, rng() - 0.5, rng() - 0.5], (rng() * 8 * Math.PI) / 180),
+      [(rng() - 0.5) * 0.02, (rng() - 0.5) * 0.02, (rng() - 0.5) * 0.02],
+    );
+    return composePoses(noise, p.relativePoseGt);
+  });
+  const depths = time('render query depths (test input)', () =>
+    pairs.map((p) => splatRenderer(byId.get(p.objectId)!.renderModel!, p.query.poseGt, cam)),
+  );
+  // Per-metric timings on the query-frame poses.
+  const est = pairs.map((p, i) =>
+    estimates[i] ? composePoses(estimates[i] as Pose, p.anchor.poseGt) : p.query.poseGt,
+  );
+  time('ADD x pairs', () =>
+    pairs.forEach((p, i) => add(est[i], p.query.poseGt, byId.get(p.objectId)!.pointsM)),
+  );
+  time('ADD-S x pairs', () =>
+    pairs.forEach((p, i) => adi(est[i], p.query.poseGt, byId.get(p.objectId)!.pointsM)),
+  );
+  time('MSSD x pairs', () =>
+    pairs.forEach((p, i) => {
+      const m = byId.get(p.objectId)!;
+      mssd(est[i], p.query.poseGt, m.pointsM, m.symmetries);
+    }),
+  );
+  time('MSPD x pairs', () =>
+    pairs.forEach((p, i) => {
+      const m = byId.get(p.objectId)!;
+      mspd(est[i], p.query.poseGt, cam, m.pointsM, m.symmetries);
+    }),
+  );
+  time('VSD (incl. 2 renders) x pairs', () =>
+    pairs.forEach((p, i) => {
+      const m = byId.get(p.objectId)!;
+      vsd(est[i], p.query.poseGt, depths[i], cam, m.renderModel!, splatRenderer, { diameterM: m.diameterM });
+    }),
+  );
+  const records: PairRecord[] = time('evaluateOryonPair (all metrics)', () =>
+    pairs.map((p, i) =>
+      evaluateOryonPair({
+        pair: p,
+        estimateRel: estimates[i],
+        model: byId.get(p.objectId)!,
+        camera: cam,
+        depthQueryM: depths[i],
+        renderDepth: splatRenderer,
+        iouAnchor: 0.8,
+        iouQuery: 0.7,
+      }),
+    ),
+  );
+  const agg = time('aggregateOryon', () => aggregateOryon(records));
+  console.log(
+    `AR=${agg.ar?.toFixed(3)} VSD=${agg.vsd?.toFixed(3)} MSSD=${agg.mssd.toFixed(3)} MSPD=${agg.mspd.toFixed(3)} ` +
+      `ADD(S)-0.1d=${agg.addS01d.toFixed(3)} missing=${agg.missing}`,
+  );
+}
+
+if (require.main === module) main();
