@@ -1,0 +1,3 @@
+/** Report builders: SVG plots and the report.html page. */
+export * from './svg';
+export * from './html';
