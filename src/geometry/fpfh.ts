@@ -36,18 +36,29 @@ export function computeFpfh(cloud: PointCloud, options: FpfhOptions): Float32Arr
   const nbDist: Float32Array[] = new Array(n);
   const buf: number[] = [];
   const bufD: number[] = [];
-  const ti = new Int32Array(maxNb + 1);
-  const td = new Float64Array(maxNb + 1);
   for (let i = 0; i < n; i++) {
     tree.radiusSearch(p[3 * i], p[3 * i + 1], p[3 * i + 2], options.radiusM, buf, bufD);
-    if (buf.length > maxNb + 1) {
-      const f = tree.knn(p[3 * i], p[3 * i + 1], p[3 * i + 2], maxNb + 1, ti, td);
-      nbIdx[i] = ti.slice(0, f);
-      nbDist[i] = Float32Array.from(td.subarray(0, f), Math.sqrt);
-    } else {
-      nbIdx[i] = Int32Array.from(buf);
-      nbDist[i] = Float32Array.from(bufD, Math.sqrt);
+    const m = buf.length;
+    // above maxNeighbors, keep an even subsample of the neighbourhood (histograms are normalised, so this only
+    // trades a little variance for speed; the point itself is always kept)
+    const stride = m > maxNb ? m / maxNb : 1;
+    const cnt = m > maxNb ? maxNb : m;
+    const ii = new Int32Array(cnt + 1);
+    const dd = new Float32Array(cnt + 1);
+    let c = 0;
+    let hasSelf = false;
+    for (let a = 0; a < cnt; a++) {
+      const b = Math.floor(a * stride);
+      if (buf[b] === i) hasSelf = true;
+      ii[c] = buf[b];
+      dd[c++] = Math.sqrt(bufD[b]);
     }
+    if (!hasSelf) {
+      ii[c] = i;
+      dd[c++] = 0;
+    }
+    nbIdx[i] = ii.subarray(0, c);
+    nbDist[i] = dd.subarray(0, c);
   }
   const spfh = new Float32Array(n * FPFH_DIM);
   const TWO_PI = 2 * Math.PI;
@@ -82,7 +93,8 @@ export function computeFpfh(cloud: PointCloud, options: FpfhOptions): Float32Arr
       const angle1 = (n1x * dx + n1y * dy + n1z * dz) / f4;
       const angle2 = (n2x * dx + n2y * dy + n2z * dz) / f4;
       let f3: number;
-      if (Math.acos(Math.min(1, Math.abs(angle1))) > Math.acos(Math.min(1, Math.abs(angle2)))) {
+      // acos(|a1|) > acos(|a2|)  <=>  |a1| < |a2|
+      if (Math.abs(angle1) < Math.abs(angle2)) {
         n1x = n2x0;
         n1y = n2y0;
         n1z = n2z0;

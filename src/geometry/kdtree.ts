@@ -27,6 +27,7 @@ export class KdTree {
   private bestD = new Float64Array(16);
   private bestI = new Int32Array(16);
   private r2 = 0;
+  private readonly off = new Float64Array(3);
   private radOut: number[] = [];
   private radD2: number[] | null = null;
 
@@ -64,7 +65,13 @@ export class KdTree {
     this.data = data;
   }
 
-  private build(p: Float32Array, start: number, end: number): number {
+  private build(
+    p: Float32Array,
+    start: number,
+    end: number,
+    lo: Float64Array = this.rootBounds(p, true),
+    hi: Float64Array = this.rootBounds(p, false),
+  ): number {
     const node = this.nodeCount++;
     this.nStart[node] = start;
     this.nEnd[node] = end;
@@ -73,38 +80,37 @@ export class KdTree {
       this.nRight[node] = -1;
       return node;
     }
-    const idx = this.idx;
-    let minX = Infinity,
-      minY = Infinity,
-      minZ = Infinity,
-      maxX = -Infinity,
-      maxY = -Infinity,
-      maxZ = -Infinity;
-    for (let i = start; i < end; i++) {
-      const j = idx[i] * 3;
-      const x = p[j];
-      const y = p[j + 1];
-      const z = p[j + 2];
-      if (x < minX) minX = x;
-      if (x > maxX) maxX = x;
-      if (y < minY) minY = y;
-      if (y > maxY) maxY = y;
-      if (z < minZ) minZ = z;
-      if (z > maxZ) maxZ = z;
-    }
-    const sx = maxX - minX;
-    const sy = maxY - minY;
-    const sz = maxZ - minZ;
+    // split the widest side of the node's cell (bounds inherited from the parents: no per-node scan)
+    const sx = hi[0] - lo[0];
+    const sy = hi[1] - lo[1];
+    const sz = hi[2] - lo[2];
     const dim = sx >= sy && sx >= sz ? 0 : sy >= sz ? 1 : 2;
     const mid = (start + end) >> 1;
     this.select(p, start, end - 1, mid, dim);
+    const split = p[this.idx[mid] * 3 + dim];
     this.nDim[node] = dim;
-    this.nSplit[node] = p[idx[mid] * 3 + dim];
-    const l = this.build(p, start, mid);
-    const r = this.build(p, mid, end);
+    this.nSplit[node] = split;
+    const hiL = new Float64Array(hi);
+    hiL[dim] = split;
+    const loR = new Float64Array(lo);
+    loR[dim] = split;
+    const l = this.build(p, start, mid, lo, hiL);
+    const r = this.build(p, mid, end, loR, hi);
     this.nLeft[node] = l;
     this.nRight[node] = r;
     return node;
+  }
+
+  private rootBounds(p: Float32Array, lower: boolean): Float64Array {
+    const b = new Float64Array(3).fill(lower ? Infinity : -Infinity);
+    for (let i = 0; i < this.size; i++) {
+      const j = this.idx[i] * 3;
+      for (let k = 0; k < 3; k++) {
+        const v = p[j + k];
+        if (lower ? v < b[k] : v > b[k]) b[k] = v;
+      }
+    }
+    return b;
   }
 
   /** Quickselect on idx[lo..hi] so that idx[k] holds the k-th smallest coordinate along dim. */
@@ -143,46 +149,60 @@ export class KdTree {
     }
   }
 
-  private knnRec(node: number): void {
+  private knnRec(node: number, rd: number): void {
     const left = this.nLeft[node];
     if (left < 0) {
       const d = this.data;
       const k = this.k;
       const bd = this.bestD;
       const bi = this.bestI;
+      const qx = this.qx;
+      const qy = this.qy;
+      const qz = this.qz;
+      let found = this.found;
+      let worst = found < k ? Infinity : bd[k - 1];
       for (let i = this.nStart[node], e = this.nEnd[node]; i < e; i++) {
-        const dx = d[3 * i] - this.qx;
-        const dy = d[3 * i + 1] - this.qy;
-        const dz = d[3 * i + 2] - this.qz;
+        const o = 3 * i;
+        const dx = d[o] - qx;
+        const dy = d[o + 1] - qy;
+        const dz = d[o + 2] - qz;
         const dist = dx * dx + dy * dy + dz * dz;
-        if (this.found < k) {
-          let j = this.found++;
-          while (j > 0 && bd[j - 1] > dist) {
-            bd[j] = bd[j - 1];
-            bi[j] = bi[j - 1];
-            j--;
-          }
-          bd[j] = dist;
-          bi[j] = i;
-        } else if (dist < bd[k - 1]) {
-          let j = k - 1;
-          while (j > 0 && bd[j - 1] > dist) {
-            bd[j] = bd[j - 1];
-            bi[j] = bi[j - 1];
-            j--;
-          }
-          bd[j] = dist;
-          bi[j] = i;
+        if (dist >= worst) continue;
+        let j = found < k ? found++ : k - 1;
+        while (j > 0 && bd[j - 1] > dist) {
+          bd[j] = bd[j - 1];
+          bi[j] = bi[j - 1];
+          j--;
         }
+        bd[j] = dist;
+        bi[j] = i;
+        if (found === k) worst = bd[k - 1];
       }
+      this.found = found;
       return;
     }
+    // incremental cell distance (Arya & Mount): rd is the squared distance from the query to this node's cell
     const dim = this.nDim[node];
     const diff = (dim === 0 ? this.qx : dim === 1 ? this.qy : this.qz) - this.nSplit[node];
-    const near = diff < 0 ? left : this.nRight[node];
-    const far = diff < 0 ? this.nRight[node] : left;
-    this.knnRec(near);
-    if (this.found < this.k || diff * diff < this.bestD[this.k - 1]) this.knnRec(far);
+    const right = this.nRight[node];
+    const off = this.off;
+    const old = off[dim];
+    const rdFar = rd - old + diff * diff;
+    if (diff < 0) {
+      this.knnRec(left, rd);
+      if (this.found < this.k || rdFar < this.bestD[this.k - 1]) {
+        off[dim] = diff * diff;
+        this.knnRec(right, rdFar);
+        off[dim] = old;
+      }
+    } else {
+      this.knnRec(right, rd);
+      if (this.found < this.k || rdFar < this.bestD[this.k - 1]) {
+        off[dim] = diff * diff;
+        this.knnRec(left, rdFar);
+        off[dim] = old;
+      }
+    }
   }
 
   /**
@@ -204,7 +224,8 @@ export class KdTree {
     this.qz = z;
     this.k = k;
     this.found = 0;
-    this.knnRec(0);
+    this.off[0] = this.off[1] = this.off[2] = 0;
+    this.knnRec(0, 0);
     for (let i = 0; i < this.found; i++) {
       outIdx[i] = this.idx[this.bestI[i]];
       if (outDist2) outDist2[i] = this.bestD[i];
@@ -224,7 +245,8 @@ export class KdTree {
     this.qz = z;
     this.k = 1;
     this.found = 0;
-    this.knnRec(0);
+    this.off[0] = this.off[1] = this.off[2] = 0;
+    this.knnRec(0, 0);
     this.lastDist2 = this.bestD[0];
     return this.idx[this.bestI[0]];
   }

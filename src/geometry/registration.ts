@@ -304,12 +304,14 @@ export function ransacCorrespondences(
   let it = 0;
   const dist = (arr: ArrayLike<number>, i: number, j: number) =>
     Math.hypot(arr[3 * i] - arr[3 * j], arr[3 * i + 1] - arr[3 * j + 1], arr[3 * i + 2] - arr[3 * j + 2]);
-  const score = (pose: Pose): [number, number] => {
+  // scores a hypothesis; with `bound`, stops early once it can no longer reach `bound` inliers (exact pruning)
+  const score = (pose: Pose, bound = 0): [number, number] => {
     const R = pose.R;
     const t = pose.tM;
     let c = 0;
     let e = 0;
     for (let i = 0; i < n; i++) {
+      if (c + (n - i) < bound) return [-1, Infinity];
       const a = corrSrc[i] * 3;
       const b = corrDst[i] * 3;
       const x = src[a];
@@ -374,7 +376,10 @@ export function ransacCorrespondences(
       if (!ok) continue;
     }
     const pose = hornRigid(src, dst, sA, sB, 3);
-    const [c, e] = score(pose);
+    const [c, e] = score(
+      pose,
+      topK > 1 && top.length >= topK ? Math.min(bestCount, top[top.length - 1].count) : bestCount,
+    );
     offerTop(pose, c);
     if (c > bestCount || (c === bestCount && e < bestErr)) {
       bestCount = c;

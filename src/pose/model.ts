@@ -4,7 +4,14 @@ import { voxelDownSample } from '../geometry/filters';
 import { KdTree } from '../geometry/kdtree';
 import { poseInverse } from '../geometry/linalg';
 import { estimateNormals, orientNormalsConsistent } from '../geometry/normals';
-import { computeDiameter, pointCount, removeNonFinite, type PointCloud } from '../geometry/pointcloud';
+import {
+  computeDiameter,
+  pointCount,
+  removeNonFinite,
+  selectByIndex,
+  type PointCloud,
+} from '../geometry/pointcloud';
+import { canonicalizeSymmetricPose } from './metrics';
 import {
   evaluateRegistration,
   ransacCorrespondences,
@@ -22,12 +29,15 @@ export interface PreparedModel {
   cloud: PointCloud;
   fpfh: Float32Array;
   tree: KdTree;
+  fpfhMaxNeighbors: number;
   symmetries?: ModelSymmetries;
 }
 
 export interface PrepareModelOptions {
   /** Voxel size for registration (default diameter / 25). */
   voxelM?: number;
+  /** FPFH neighbourhood cap, used for the model and every scene (default 60). */
+  fpfhMaxNeighbors?: number;
 }
 
 /** Pre-computes what model-mode registration needs (do it once per model, not per frame). */
@@ -41,8 +51,18 @@ export function prepareObjectModel(model: ObjectModel, options: PrepareModelOpti
     const raw = estimateNormals(cloud, { radiusM: 2.5 * voxelM, orientOutward: true, tree });
     cloud.normals = orientNormalsConsistent(cloud.points, raw, 10, tree);
   }
-  const fpfh = computeFpfh(cloud, { radiusM: 5 * voxelM, tree });
-  return { name: model.name, diameterM, voxelM, cloud, fpfh, tree, symmetries: model.symmetries };
+  const fpfhMaxNeighbors = options.fpfhMaxNeighbors ?? 60;
+  const fpfh = computeFpfh(cloud, { radiusM: 5 * voxelM, tree, maxNeighbors: fpfhMaxNeighbors });
+  return {
+    name: model.name,
+    diameterM,
+    voxelM,
+    cloud,
+    fpfh,
+    tree,
+    fpfhMaxNeighbors,
+    symmetries: model.symmetries,
+  };
 }
 
 export interface ModelPoseOptions {
@@ -60,6 +80,22 @@ export interface ModelPoseOptions {
   maxRansacIterations?: number;
   /** Skip global registration and refine from this object -> camera pose (tracking). */
   initialPose?: Pose;
+  /**
+   * For models that declare symmetries: among equivalent poses, return the one closest to this object -> camera
+   * pose (default: initialPose when given). Keeps tracked symmetric objects from flipping between frames.
+   */
+  referencePose?: Pose;
+  /** Scene points whose features are matched (even subsample; default 400). */
+  maxKeypoints?: number;
+}
+
+/** `count` indices spread evenly over [0, n) (all of them when n <= count). */
+function evenSubsample(n: number, count: number): Uint32Array {
+  if (n <= count) return Uint32Array.from({ length: n }, (_, i) => i);
+  const out = new Uint32Array(count);
+  const step = n / count;
+  for (let i = 0; i < count; i++) out[i] = Math.floor(i * step);
+  return out;
 }
 
 /**
@@ -96,9 +132,16 @@ export function estimateModelPose(
     if (options.initialPose) {
       hypotheses.push(poseInverse(options.initialPose));
     } else {
-      const f = computeFpfh(down, { radiusM: 5 * v, tree });
-      // one-directional scene -> model matches: a partial view has too few mutual FPFH neighbours
-      const corr = matchFeatures(f, model.fpfh, FPFH_DIM, { mutual: options.mutual ?? false });
+      const f = computeFpfh(down, { radiusM: 5 * v, tree, maxNeighbors: model.fpfhMaxNeighbors });
+      // match an even subsample of at most maxKeypoints scene points (RANSAC needs a few hundred pairs);
+      // one-directional scene -> model: a partial view has too few mutual FPFH neighbours
+      const maxKp = options.maxKeypoints ?? 400;
+      const kp = evenSubsample(m, maxKp);
+      const fk = new Float32Array(kp.length * FPFH_DIM);
+      for (let i = 0; i < kp.length; i++)
+        fk.set(f.subarray(kp[i] * FPFH_DIM, (kp[i] + 1) * FPFH_DIM), i * FPFH_DIM);
+      const c0 = matchFeatures(fk, model.fpfh, FPFH_DIM, { mutual: options.mutual ?? false });
+      const corr = { src: c0.src.map((i) => kp[i]), dst: c0.dst };
       if (corr.src.length < 3) {
         return noPose('model', 'too-few-correspondences', `${corr.src.length} feature matches (< 3)`, t0);
       }
@@ -112,14 +155,15 @@ export function estimateModelPose(
       if (!hypotheses.length)
         return noPose('model', 'registration-failed', 'RANSAC found no consistent hypothesis', t0);
     }
-    // verify each hypothesis by a coarse ICP; refine only the best one finely
+    // verify each hypothesis by a coarse ICP on a subsample, scored on all points; refine only the best finely
+    const sub = m > 250 ? selectByIndex(down, evenSubsample(m, 250)) : down;
     let coarse: RegistrationResult | null = null;
     for (const h of hypotheses) {
-      const cur = registrationIcp(down, model.cloud, h, {
+      const cur = registrationIcp(sub, model.cloud, h, {
         maxCorrespondenceDistanceM: 3 * v,
         method: 'point-to-plane',
         robust: { kind: 'tukey', kM: 3 * v },
-        maxIterations: 15,
+        maxIterations: 12,
         targetTree: model.tree,
       });
       const fit = evaluateRegistration(down, model.cloud, cur.pose, 1.5 * v, model.tree);
@@ -143,6 +187,11 @@ export function estimateModelPose(
         targetTree: model.tree,
       });
       best = cur;
+    }
+    if (best && model.symmetries && (options.referencePose || options.initialPose)) {
+      // report the symmetry-equivalent pose closest to the reference (object -> camera), mapped back to scene -> model
+      const ref = options.referencePose ?? options.initialPose!;
+      best.pose = poseInverse(canonicalizeSymmetricPose(poseInverse(best.pose), model.symmetries, ref));
     }
     const minFit = options.minFitness ?? 0.3;
     if (!best || best.fitness < minFit) {
