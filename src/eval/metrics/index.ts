@@ -11,3 +11,4 @@ export * from './vsd';
 export * from './recall';
 export * from './nocs';
 export * from './mask';
+export * from './poseMatching';

@@ -23,6 +23,11 @@ export interface EvalObjectModel<M = unknown> {
   diameterM: number;
   /** Symmetry transformations (getSymmetryTransformations); [identity] for asymmetric objects. */
   symmetries: Pose[];
+  /**
+   * Diameter for ADD(S)-0.1d when it differs from diameterM (Oryon recomputes it as the largest distance
+   * between model points, see modelDiameter); default diameterM.
+   */
+  addDiameterM?: number;
   /** Whether ADD-S (true) or ADD (false) is used for ADD(S)-0.1d; Oryon: true when symmetries exist. */
   symmetric: boolean;
   /** Model handed to the VSD renderer. */
@@ -38,6 +43,8 @@ export interface PairRecord {
   /** Relative estimate anchor -> query (row-major R, tM), absent when missing. */
   estimateRel?: { R: number[]; tM: number[] };
   diameterM: number;
+  /** Diameter used for ADD(S)-0.1d when different from diameterM. */
+  addDiameterM?: number;
   imageWidth: number;
   errors?: {
     addM: number;
@@ -83,6 +90,7 @@ export function evaluateOryonPair<M>(input: EvaluatePairInput<M>): PairRecord {
     objectId: pair.objectId,
     prompt: pair.prompt,
     diameterM: model.diameterM,
+    ...(model.addDiameterM !== undefined ? { addDiameterM: model.addDiameterM } : {}),
     imageWidth: camera.width,
     iouAnchor: input.iouAnchor ?? null,
     iouQuery: input.iouQuery ?? null,
@@ -141,7 +149,7 @@ export function evaluateOryonPair<M>(input: EvaluatePairInput<M>): PairRecord {
       mssd: s.mssd,
       mspd: s.mspd,
       ...(vsdErr ? { vsd: s.vsd, ar: s.ar } : {}),
-      addS01d: addSM <= 0.1 * model.diameterM ? 1 : 0,
+      addS01d: addSM <= 0.1 * (model.addDiameterM ?? model.diameterM) ? 1 : 0,
     },
   };
 }
@@ -220,7 +228,9 @@ export function aggregateOryon(records: readonly PairRecord[]): OryonAggregate {
     r.status === 'ok' && r.errors ? (f(r) as number) : null;
   const mssdNorm = rs.map((r) => norm(r, (x) => (x.errors?.mssdM as number) / x.diameterM));
   const mspdNorm = rs.map((r) => norm(r, (x) => ((x.errors?.mspdPx as number) * 640) / x.imageWidth));
-  const addsNorm = rs.map((r) => norm(r, (x) => (x.errors?.addSM as number) / x.diameterM));
+  const addsNorm = rs.map((r) =>
+    norm(r, (x) => (x.errors?.addSM as number) / (x.addDiameterM ?? x.diameterM)),
+  );
   const byObj = new Map<string, PairRecord[]>();
   for (const r of rs) {
     const l = byObj.get(r.objectId);
