@@ -134,7 +134,7 @@ def _onnx_export(module: torch.nn.Module, args: Tuple[torch.Tensor, ...], path: 
                               opset_version=opset, do_constant_folding=True)
     import onnx
 
-    onnx.checker.check_model(onnx.load(path))
+    onnx.checker.check_model(path)
 
 
 def _to_fp16(path: str) -> None:

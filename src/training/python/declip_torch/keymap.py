@@ -146,11 +146,22 @@ IGNORED_PATTERNS = [
 ]
 
 
-def clip_rules(preset: Preset) -> List[Rule]:
-    """All rules of a CLIP checkpoint (vision under 'visual.', text at the root or under 'text.', logit_scale)."""
+def clip_rules(preset: Preset, text_prefix: Optional[str] = None) -> List[Rule]:
+    """All rules of a CLIP checkpoint (vision under 'visual.', text at the root or under 'text.', logit_scale).
+
+    `text_prefix` defaults to the preset's (OpenAI: '', EVA-CLIP CustomCLIP: 'text.')."""
     assert preset.text is not None
-    return (vision_rules(preset.vision, "visual.", "visual.") + text_rules(preset.text, preset.text.prefix, "text.")
+    tp = preset.text.prefix if text_prefix is None else text_prefix
+    return (vision_rules(preset.vision, "visual.", "visual.") + text_rules(preset.text, tp, "text.")
             + [_same("logit_scale", "logit_scale")])
+
+
+def detect_text_prefix(sd: Mapping[str, Tensor], default: str) -> str:
+    """'' or 'text.' depending on where the checkpoint keeps its text tower (both layouts exist for EVA-CLIP)."""
+    for p in ("", "text."):
+        if p + "token_embedding.weight" in sd:
+            return p
+    return default
 
 
 def vfm_rules(preset: Preset) -> List[Rule]:
@@ -301,7 +312,9 @@ def load_clip_state_dict(model: nn.Module, sd: Mapping[str, Tensor], preset: Pre
     """Load a CLIP checkpoint (OpenAI / open_clip / EVA-CLIP / DeCLIP) into a `ClipModel` built from `preset`."""
     sd = unwrap_state_dict(sd)
     expected = model.state_dict()
-    can = map_to_canonical(sd, clip_rules(preset), expected, preset, "checkpoint")
+    assert preset.text is not None
+    rules = clip_rules(preset, detect_text_prefix(sd, preset.text.prefix))
+    can = map_to_canonical(sd, rules, expected, preset, "checkpoint")
     model.load_state_dict(can, strict=True)
 
 

@@ -154,3 +154,12 @@ def test_export_fails_loudly_when_parity_is_out_of_tolerance(tmp_path, words):
         export_package(ExportOptions(arch="clip-vanilla", backbone="tiny", out=str(tmp_path / "p"), random_init=True,
                                      word_vocab=words, tolerance=-1.0), log=lambda s: None)
     assert not os.path.exists(tmp_path / "p" / "model.json")
+
+
+def test_optional_graph_optimisation_is_parity_checked(tmp_path, words):
+    out = str(tmp_path / "opt")
+    m = export_package(ExportOptions(arch="declip-qq", backbone="tiny-eva02", out=out, random_init=True,
+                                     word_vocab=words, optimize=True), log=lambda s: None)
+    assert m["provenance"]["optimized"] == ["image_encoder.onnx", "text_encoder.onnx"]
+    assert m["provenance"]["parity"]["image_encoder"]["max_abs_diff"] <= 1e-4
+    _check_package(out, "declip-qq", 24, 16)

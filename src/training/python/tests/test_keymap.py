@@ -121,3 +121,14 @@ def test_unreadable_checkpoint_is_a_checkpoint_error(tmp_path):
     p.write_bytes(b"not a checkpoint")
     with pytest.raises(CheckpointError, match="cannot read"):
         load_checkpoint_file(str(p))
+
+
+def test_eva_text_tower_at_root_or_under_text_prefix():
+    preset = get_preset("tiny-eva02")
+    a = build_clip(preset, seed=1)
+    sd = clip_to_external(a, preset)
+    root = {(k[len("text."):] if k.startswith("text.") else k): v for k, v in sd.items()}
+    assert "token_embedding.weight" in root and "text.token_embedding.weight" in sd
+    b = build_clip(preset, seed=2)
+    load_clip_state_dict(b, root, preset)
+    assert torch.equal(_outputs(a)[2], _outputs(b)[2])
