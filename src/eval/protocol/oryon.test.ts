@@ -75,13 +75,13 @@ describe('Oryon per-pair evaluation and aggregation', () => {
     expect(r.scores).toEqual({ mssd: 0, mspd: 0, vsd: 0, ar: 0, addS01d: 0 });
   });
 
-  test('symmetric objects use ADD-S for ADD(S)-0.1d', () => {
+  test('objects with symmetries use ADD-S for ADD(S)-0.1d by default', () => {
     const cyl = cylinderPoints(0.04, 0.1, 36, 3);
     const symModel: EvalObjectModel = {
       pointsM: cyl,
       diameterM: Math.hypot(0.08, 0.1),
       symmetries: getSymmetryTransformations({ continuous: [{ axis: [0, 0, 1], offsetM: [0, 0, 0] }] }),
-      symmetric: true,
+      // symmetric omitted: defaults to true because the object has symmetries (Oryon)
     };
     const rot = makePose(axisAngleToR([0, 0, 1], Math.PI / 2), [0, 0, 0]);
     const p2 = {

@@ -28,8 +28,11 @@ export interface EvalObjectModel<M = unknown> {
    * between model points, see modelDiameter); default diameterM.
    */
   addDiameterM?: number;
-  /** Whether ADD-S (true) or ADD (false) is used for ADD(S)-0.1d; Oryon: true when symmetries exist. */
-  symmetric: boolean;
+  /**
+   * Whether ADD-S (true) or ADD (false) is used for ADD(S)-0.1d. Default as Oryon: true when the object has
+   * symmetries (symmetries.length > 1).
+   */
+  symmetric?: boolean;
   /** Model handed to the VSD renderer. */
   renderModel?: M;
 }
@@ -107,7 +110,7 @@ export function evaluateOryonPair<M>(input: EvaluatePairInput<M>): PairRecord {
   const gt = pair.query.poseGt;
   const addM = add(est, gt, model.pointsM);
   const adiM = adi(est, gt, model.pointsM);
-  const addSM = model.symmetric ? adiM : addM;
+  const addSM = (model.symmetric ?? model.symmetries.length > 1) ? adiM : addM;
   const mssdM = mssd(est, gt, model.pointsM, model.symmetries);
   const mspdPx = mspd(est, gt, camera, model.pointsM, model.symmetries);
   const vsdErr = withVsd
