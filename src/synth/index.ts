@@ -62,3 +62,17 @@ export {
   type SynthFrame,
   type SynthSequence,
 } from './sequence';
+export { writeRgbPng, writeGray8Png, writeGray16Png, readGray16Png, readGray8Png } from './png';
+export { exportBop, meshToPly, bopModelInfo, type BopExportOptions, type BopExportSummary } from './bop';
+export {
+  exportNocs,
+  nocsFrame,
+  nocsRt,
+  objectToNocs,
+  meshToNocsObj,
+  NOCS_CLASS_IDS,
+  OBJ_TO_NOCS_R,
+  type NocsExportOptions,
+  type NocsExportSummary,
+} from './nocs';
+export { captionRecords, exportCaptions, bopImagePath, type CaptionRecord } from './captions';
