@@ -31,7 +31,7 @@ from .config import ARCHITECTURES, PRESETS, check_architecture, get_preset
 from .errors import ConfigError, DeclipError, InputSizeError, ParityError
 from .heads import ImageEncoder, TextEncoder, VfmFeatures, build_clip
 from .keymap import load_checkpoint_file, load_clip_state_dict, load_vfm_state_dict
-from .parity import check_parity, random_text_ids
+from .parity import check_parity, random_text_ids, resolve_runtime
 from .vit import build_vision
 
 CLIP_SOT_ID = 49406
@@ -69,6 +69,7 @@ class ExportOptions:
     fp16_min_cosine: float = 0.99
     text_batch: int = 3
     optimize: bool = False
+    parity_runtime: str = "auto"
     prompt_templates: List[str] = field(default_factory=lambda: list(DEFAULT_TEMPLATES))
     command: Optional[str] = None
     source: Optional[str] = None
@@ -287,22 +288,25 @@ def export_package(opts: ExportOptions, log: Callable[[str], None] = print) -> D
     tol = opts.fp16_tolerance if opts.fp16 else opts.tolerance
     min_cos = opts.fp16_min_cosine if opts.fp16 else opts.min_cosine
 
+    runtime = resolve_runtime(opts.parity_runtime)
+    if runtime == "python" and opts.parity_runtime == "auto":
+        log("  onnxruntime-node not found (run `npm ci` in the repo root): parity uses onnxruntime python")
     rng = np.random.default_rng(opts.seed + 99)
     p = vc.patch_size
     sizes = [(h, w), (h + p, max(p, w - p))] if (h, w) != (p, p) else [(h, w), (2 * p, p)]
     pix = [{"pixels": rng.standard_normal((1, 3, sh, sw)).astype(np.float32)} for sh, sw in sizes]
     parity: Dict[str, object] = {}
-    prog.step(f"parity image_encoder.onnx at {', '.join(f'{a}x{b}' for a, b in sizes)}")
+    prog.step(f"parity image_encoder.onnx at {', '.join(f'{a}x{b}' for a, b in sizes)} ({runtime} onnxruntime)")
     parity["image_encoder"] = check_parity(image_enc, img_path, pix, ["dense_features", "global_embedding"], fdtype,
-                                           tol, min_cos, "image_encoder.onnx")
+                                           tol, min_cos, "image_encoder.onnx", runtime)
     prog.step("parity text_encoder.onnx")
     tids = [{"input_ids": random_text_ids(opts.text_batch, ctx, eot, sot, opts.seed + 7)},
             {"input_ids": random_text_ids(1, ctx, eot, sot, opts.seed + 8)}]
     parity["text_encoder"] = check_parity(text_enc, txt_path, tids, ["text_embeddings"], fdtype, tol, min_cos,
-                                          "text_encoder.onnx")
+                                          "text_encoder.onnx", runtime)
     if proxy:
         prog.step("parity vfm.onnx")
-        parity["vfm"] = check_parity(vfm, vfm_path, pix, ["vfm_features"], fdtype, tol, min_cos, "vfm.onnx")
+        parity["vfm"] = check_parity(vfm, vfm_path, pix, ["vfm_features"], fdtype, tol, min_cos, "vfm.onnx", runtime)
 
     prog.step("writing model.json, parity.json")
     dtype = "float16" if opts.fp16 else "float32"
@@ -320,7 +324,7 @@ def export_package(opts: ExportOptions, log: Callable[[str], None] = print) -> D
     logit_scale = float(min(100.0, float(clip.logit_scale.detach().exp())))
     source = opts.source or (f"random init (test), seed {opts.seed}" if opts.random_init
                              else f"checkpoint {os.path.basename(opts.checkpoint)}")
-    summary = {name: {"passed": rep["passed"],
+    summary = {name: {"passed": rep["passed"], "runtime": rep["runtime"],
                       "max_abs_diff": max(o["max_abs_diff"] for c in rep["cases"] for o in c["outputs"].values()),
                       "min_cosine": min(o["min_cosine"] for c in rep["cases"] for o in c["outputs"].values())}
                for name, rep in parity.items()}
@@ -395,6 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--opset", type=int, default=17)
     ap.add_argument("--tolerance", type=float, default=1e-4, help="fp32 parity: max abs difference")
     ap.add_argument("--optimize", action="store_true", help="onnxruntime graph fusions (parity re-checked)")
+    ap.add_argument("--parity-runtime", default="auto",
+                    help="auto (onnxruntime-node when available, else python) | node | python")
     ap.add_argument("--source", help="provenance.source text")
     return ap
 
@@ -409,6 +415,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                              fp16=a.fp16, bpe_vocab=a.bpe_vocab, word_vocab=a.word_vocab, name=a.name,
                              version=a.version, scale=a.scale, beta=a.beta, gamma=a.gamma, opset=a.opset,
                              tolerance=a.tolerance, optimize=a.optimize, source=a.source,
+                             parity_runtime=a.parity_runtime,
                              command=shlex.join(["python", "-m", "declip_torch.export"] + argv))
         export_package(opts, log=lambda m: print(m, file=sys.stderr, flush=True))
     except ParityError as e:

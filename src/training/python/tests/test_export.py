@@ -163,3 +163,21 @@ def test_optional_graph_optimisation_is_parity_checked(tmp_path, words):
     assert m["provenance"]["optimized"] == ["image_encoder.onnx", "text_encoder.onnx"]
     assert m["provenance"]["parity"]["image_encoder"]["max_abs_diff"] <= 1e-4
     _check_package(out, "declip-qq", 24, 16)
+
+
+@pytest.mark.parametrize("runtime,label", [("node", "onnxruntime-node"), ("python", "onnxruntime python")])
+def test_parity_runs_on_onnxruntime_node_and_python(tmp_path, words, runtime, label):
+    out = str(tmp_path / runtime)
+    m = export_package(ExportOptions(arch="declip-csa", backbone="tiny", out=out, random_init=True,
+                                     word_vocab=words, parity_runtime=runtime), log=lambda s: None)
+    for rep in m["provenance"]["parity"].values():
+        assert rep["runtime"].startswith(label) and rep["max_abs_diff"] <= 1e-4
+    rep = json.load(open(os.path.join(out, "parity.json")))["image_encoder"]
+    assert [c["outputs"]["dense_features"]["shape"] for c in rep["cases"]] == [[1, 4, 4, 24], [1, 5, 3, 24]]
+
+
+def test_auto_parity_runtime_prefers_onnxruntime_node():
+    from declip_torch.parity import find_ort_node, resolve_runtime
+
+    assert find_ort_node() is not None, "node + onnxruntime-node expected (run npm ci in the repo root)"
+    assert resolve_runtime("auto") == "node"
