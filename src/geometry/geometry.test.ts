@@ -26,6 +26,7 @@ import {
   rotationAngleBetween,
   rotvecToMat3,
   SeededRng,
+  segmentPlane,
   transformPoints,
   undistortPixel,
   voxelDownSample,
@@ -332,5 +333,26 @@ describe('registration', () => {
       (rotationAngleBetween(err.R, new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1])) * 180) / Math.PI,
     ).toBeLessThan(2);
     expect(Math.hypot(err.tM[0], err.tM[1], err.tM[2])).toBeLessThan(0.003);
+  });
+});
+
+describe('plane segmentation', () => {
+  it('finds a tilted table plane among clutter and orients the normal to the camera', () => {
+    const rng = new SeededRng(61);
+    const n = [0, -Math.SQRT1_2, -Math.SQRT1_2]; // faces the camera (which sits at the origin, plane at z ~ 1)
+    const pts: number[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const x = rng.next() - 0.5;
+      const y = rng.next() - 0.5;
+      // n·p + d = 0 with d chosen so that (0,0,1) is on the plane: d = -n·(0,0,1) = SQRT1_2
+      const z = -(n[0] * x + n[1] * y + Math.SQRT1_2) / n[2] + 0.001 * rng.normal();
+      pts.push(x, y, z);
+    }
+    for (let i = 0; i < 300; i++) pts.push(rng.next() - 0.5, rng.next() - 0.5, 0.5 + rng.next() * 0.3);
+    const r = segmentPlane(makePointCloud(pts), { distanceThresholdM: 0.005 })!;
+    expect(r.inliers.length).toBeGreaterThan(980);
+    expect(r.inliers.length).toBeLessThan(1030);
+    for (let k = 0; k < 3; k++) expect(r.plane.normal[k]).toBeCloseTo(n[k], 2);
+    expect(segmentPlane(makePointCloud([0, 0, 1, 1, 1, 1]), { distanceThresholdM: 0.01 })).toBeNull();
   });
 });

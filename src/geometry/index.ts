@@ -11,3 +11,4 @@ export * from './cluster';
 export * from './obb';
 export * from './registration';
 export * from './fpfh';
+export * from './plane';

@@ -6,3 +6,4 @@ export * from './model';
 export * from './box';
 export * from './anchor';
 export * from './tracking';
+export * from './models';
