@@ -241,6 +241,7 @@ const LIGATURES: Record<string, string> = {
 export function fixText(text: string): string {
   let t = text;
   if (!t.includes('<')) t = htmlUnescape(t);
+  // eslint-disable-next-line no-control-regex
   t = t.replace(/\x1b\[[0-9;]*[A-Za-z]/g, '');
   t = t.replace(/[\u0132\u0133\u01c7-\u01cc\u01f1-\u01f3\ufb00-\ufb06]/g, (c) => LIGATURES[c] ?? c);
   t = t.replace(/[\u3000\uff01-\uffef]/g, (c) => {
