@@ -30,7 +30,7 @@ from . import __version__
 from .config import ARCHITECTURES, PRESETS, check_architecture, get_preset
 from .errors import ConfigError, DeclipError, InputSizeError, ParityError
 from .heads import ImageEncoder, TextEncoder, VfmFeatures, build_clip
-from .keymap import load_checkpoint_file, load_clip_state_dict, load_vfm_state_dict
+from .keymap import load_checkpoint_file, load_clip_state_dict, load_vfm_state_dict, merge_text_tower
 from .parity import check_parity, random_text_ids, resolve_runtime
 from .vit import build_vision
 
@@ -48,6 +48,7 @@ class ExportOptions:
     backbone: str
     out: str
     checkpoint: Optional[str] = None
+    text_checkpoint: Optional[str] = None
     random_init: bool = False
     seed: int = 0
     vfm_backbone: Optional[str] = None
@@ -207,6 +208,8 @@ def export_package(opts: ExportOptions, log: Callable[[str], None] = print) -> D
     if preset.text is None:
         raise ConfigError(f"backbone: {opts.backbone!r} is a VFM preset; --backbone must be a CLIP preset "
                           f"({', '.join(n for n, p in PRESETS.items() if p.text is not None)})")
+    if opts.text_checkpoint and not opts.checkpoint:
+        raise ConfigError("text-checkpoint: only applies together with --checkpoint")
     if bool(opts.checkpoint) == bool(opts.random_init):
         raise ConfigError("checkpoint: pass exactly one of --checkpoint PATH or --random-init [--seed N]")
     proxy = opts.arch == "proxyclip"
@@ -240,7 +243,13 @@ def export_package(opts: ExportOptions, log: Callable[[str], None] = print) -> D
     ckpt_info: Dict[str, object] = {}
     if opts.checkpoint:
         log(f"  loading {opts.checkpoint}")
-        load_clip_state_dict(clip, load_checkpoint_file(opts.checkpoint), preset)
+        sd = load_checkpoint_file(opts.checkpoint)
+        if opts.text_checkpoint:
+            log(f"  loading the text tower and logit_scale from {opts.text_checkpoint}")
+            sd = merge_text_tower(sd, load_checkpoint_file(opts.text_checkpoint))
+            ckpt_info["text_checkpoint"] = {"file": os.path.basename(opts.text_checkpoint),
+                                            "sha256": sha256_file(opts.text_checkpoint)}
+        load_clip_state_dict(clip, sd, preset)
         ckpt_info["checkpoint"] = {"file": os.path.basename(opts.checkpoint), "sha256": sha256_file(opts.checkpoint)}
         if proxy:
             load_vfm_state_dict(vfm_model, load_checkpoint_file(opts.vfm_checkpoint), vfm_preset)
@@ -382,6 +391,8 @@ def build_parser() -> argparse.ArgumentParser:
     src = ap.add_mutually_exclusive_group()
     src.add_argument("--checkpoint", help="CLIP / EVA-CLIP / DeCLIP checkpoint (.pt/.pth state dict)")
     src.add_argument("--random-init", action="store_true", help="random weights (tests, benchmarks)")
+    ap.add_argument("--text-checkpoint", help="take the text tower + logit_scale from this CLIP checkpoint (for "
+                    "fine-tuned checkpoints that hold only visual.* weights)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--vfm", dest="vfm_checkpoint", help="DINOv2 checkpoint for --arch proxyclip")
     ap.add_argument("--vfm-backbone", help="DINOv2 preset for --arch proxyclip (e.g. dinov2-vit-b-14-reg)")
@@ -410,7 +421,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     a = build_parser().parse_args(argv)
     try:
         opts = ExportOptions(arch=a.arch, backbone=a.backbone, out=a.out, checkpoint=a.checkpoint,
-                             random_init=a.random_init, seed=a.seed, vfm_backbone=a.vfm_backbone,
+                             text_checkpoint=a.text_checkpoint, random_init=a.random_init, seed=a.seed,
+                             vfm_backbone=a.vfm_backbone,
                              vfm_checkpoint=a.vfm_checkpoint, input_size=parse_size(a.input_size), resize=a.resize,
                              fp16=a.fp16, bpe_vocab=a.bpe_vocab, word_vocab=a.word_vocab, name=a.name,
                              version=a.version, scale=a.scale, beta=a.beta, gamma=a.gamma, opset=a.opset,

@@ -180,7 +180,8 @@ def unwrap_state_dict(obj) -> Dict[str, Tensor]:
                 obj = obj[k]
                 break
     if not isinstance(obj, Mapping):
-        raise CheckpointError(f"checkpoint: expected a state dict (mapping of name -> tensor), got {type(obj).__name__}")
+        raise CheckpointError(
+            f"checkpoint: expected a state dict (mapping of name -> tensor), got {type(obj).__name__}")
     out: Dict[str, Tensor] = {}
     for k, v in obj.items():
         k2 = k[len("module."):] if k.startswith("module.") else k
@@ -244,6 +245,16 @@ def _fmt(keys: Sequence[str], limit: int = 12) -> str:
     ks = list(keys)
     more = f" ... and {len(ks) - limit} more" if len(ks) > limit else ""
     return ", ".join(ks[:limit]) + more
+
+
+def merge_text_tower(visual_sd: Mapping[str, Tensor], text_sd: Mapping[str, Tensor]) -> Dict[str, Tensor]:
+    """visual.* weights from `visual_sd` (e.g. a DeCLIP fine-tune) + everything else (text tower, logit_scale) from
+    `text_sd` (the base CLIP checkpoint)."""
+    v = unwrap_state_dict(visual_sd)
+    t = unwrap_state_dict(text_sd)
+    out = {k: x for k, x in t.items() if not k.startswith("visual.")}
+    out.update({k: x for k, x in v.items() if k.startswith("visual.")})
+    return out
 
 
 def map_to_canonical(sd: Mapping[str, Tensor], rules: Sequence[Rule], expected: Mapping[str, Tensor],

@@ -42,7 +42,8 @@ def _check_package(out, arch, feature_dim, patch, fp16=False):
     assert m["feature_dim"] == feature_dim
     assert m["text"] == {"input_dtype": "int64"}
     assert os.path.isfile(os.path.join(out, m["tokenizer"]["vocab_file"]))
-    assert m["provenance"]["command"].startswith(("python -m declip_torch.export", "declip_torch.export.export_package("))
+    assert m["provenance"]["command"].startswith(
+        ("python -m declip_torch.export", "declip_torch.export.export_package("))
     expected_files = {"image_encoder", "text_encoder"} | ({"vfm"} if arch == "proxyclip" else set())
     assert set(m["files"]) == expected_files
     for key, spec in m["files"].items():
@@ -181,3 +182,25 @@ def test_auto_parity_runtime_prefers_onnxruntime_node():
 
     assert find_ort_node() is not None, "node + onnxruntime-node expected (run npm ci in the repo root)"
     assert resolve_runtime("auto") == "node"
+
+
+def test_visual_only_checkpoint_with_text_tower_from_base_checkpoint(tmp_path, words, capsys):
+    preset = get_preset("tiny-eva02")
+    base = build_clip(preset, seed=1)
+    tuned = build_clip(preset, seed=2)
+    full = clip_to_external(tuned, preset)
+    torch.save({k: v for k, v in full.items() if k.startswith("visual.")}, tmp_path / "visual_only.pt")
+    torch.save(clip_to_external(base, preset), tmp_path / "base.pt")
+    args = ["--arch", "declip-csa", "--backbone", "tiny-eva02", "--word-vocab", words]
+    assert main(args + ["--checkpoint", str(tmp_path / "visual_only.pt"), "--out", str(tmp_path / "a")]) == 2
+    assert "missing keys" in capsys.readouterr().err
+    out = str(tmp_path / "b")
+    assert main(args + ["--checkpoint", str(tmp_path / "visual_only.pt"), "--text-checkpoint",
+                        str(tmp_path / "base.pt"), "--out", out]) == 0
+    ids = np.zeros((1, 77), dtype=np.int64)
+    ids[0, :3] = [5, 2, 6]
+    (t,) = _sess(os.path.join(out, "text_encoder.onnx")).run(None, {"input_ids": ids})
+    with torch.no_grad():
+        ref = base.text.encode(torch.from_numpy(ids)).numpy()
+    assert np.abs(t - ref).max() < 1e-5
+    assert json.load(open(os.path.join(out, "model.json")))["provenance"]["text_checkpoint"]["file"] == "base.pt"

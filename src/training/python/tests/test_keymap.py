@@ -132,3 +132,40 @@ def test_eva_text_tower_at_root_or_under_text_prefix():
     b = build_clip(preset, seed=2)
     load_clip_state_dict(b, root, preset)
     assert torch.equal(_outputs(a)[2], _outputs(b)[2])
+
+
+def _block_keys(sd, prefix):
+    return {k[len(prefix):] for k in sd if k.startswith(prefix)}
+
+
+def test_exact_key_sets_of_released_checkpoint_layouts():
+    """Key names written out by hand from the released OpenAI CLIP, EVA02-CLIP and DINOv2 checkpoints."""
+    oa = clip_to_external(build_clip(get_preset("tiny")), get_preset("tiny"))
+    assert _block_keys(oa, "visual.transformer.resblocks.0.") == {
+        "ln_1.weight", "ln_1.bias", "attn.in_proj_weight", "attn.in_proj_bias", "attn.out_proj.weight",
+        "attn.out_proj.bias", "ln_2.weight", "ln_2.bias", "mlp.c_fc.weight", "mlp.c_fc.bias", "mlp.c_proj.weight",
+        "mlp.c_proj.bias"}
+    assert {k for k in oa if k.startswith("visual.") and ".resblocks." not in k} == {
+        "visual.conv1.weight", "visual.class_embedding", "visual.positional_embedding", "visual.ln_pre.weight",
+        "visual.ln_pre.bias", "visual.ln_post.weight", "visual.ln_post.bias", "visual.proj"}
+    assert {k for k in oa if not k.startswith("visual.") and ".resblocks." not in k} == {
+        "token_embedding.weight", "positional_embedding", "ln_final.weight", "ln_final.bias", "text_projection",
+        "logit_scale"}
+    ev = clip_to_external(build_clip(get_preset("tiny-eva02")), get_preset("tiny-eva02"))
+    assert _block_keys(ev, "visual.blocks.0.") == {
+        "norm1.weight", "norm1.bias", "attn.q_proj.weight", "attn.k_proj.weight", "attn.v_proj.weight",
+        "attn.q_bias", "attn.v_bias", "attn.inner_attn_ln.weight", "attn.inner_attn_ln.bias", "attn.proj.weight",
+        "attn.proj.bias", "norm2.weight", "norm2.bias", "mlp.w1.weight", "mlp.w1.bias", "mlp.w2.weight",
+        "mlp.w2.bias", "mlp.ffn_ln.weight", "mlp.ffn_ln.bias", "mlp.w3.weight", "mlp.w3.bias"}
+    assert {k for k in ev if k.startswith("visual.") and ".blocks." not in k} == {
+        "visual.patch_embed.proj.weight", "visual.patch_embed.proj.bias", "visual.cls_token", "visual.pos_embed",
+        "visual.norm.weight", "visual.norm.bias", "visual.head.weight", "visual.head.bias"}
+    dp = get_preset("tiny-dinov2-reg")
+    dn = vfm_to_external(build_vision(dp.vision), dp)
+    assert _block_keys(dn, "blocks.0.") == {
+        "norm1.weight", "norm1.bias", "attn.qkv.weight", "attn.qkv.bias", "attn.proj.weight", "attn.proj.bias",
+        "ls1.gamma", "norm2.weight", "norm2.bias", "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight",
+        "mlp.fc2.bias", "ls2.gamma"}
+    assert {k for k in dn if not k.startswith("blocks.")} == {
+        "patch_embed.proj.weight", "patch_embed.proj.bias", "cls_token", "pos_embed", "register_tokens",
+        "norm.weight", "norm.bias"}

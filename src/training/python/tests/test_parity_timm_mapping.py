@@ -22,7 +22,8 @@ def test_eva_to_timm_renames_swiglu_subln_and_biases():
     p = get_preset("tiny-eva02")
     sd = clip_to_external(build_clip(p, seed=1), p)
     out = _explicit_eva_to_timm(sd)
-    for k in ["blocks.0.mlp.fc1_g.weight", "blocks.0.mlp.fc1_x.bias", "blocks.0.mlp.norm.weight", "blocks.0.mlp.fc2.weight",
+    for k in ["blocks.0.mlp.fc1_g.weight", "blocks.0.mlp.fc1_x.bias", "blocks.0.mlp.norm.weight",
+              "blocks.0.mlp.fc2.weight",
               "blocks.0.attn.norm.bias", "blocks.0.attn.q_proj.bias", "blocks.0.attn.v_proj.bias",
               "blocks.0.attn.k_proj.weight", "head.weight", "pos_embed", "cls_token"]:
         assert k in out, k
