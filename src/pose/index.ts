@@ -7,3 +7,4 @@ export * from './box';
 export * from './anchor';
 export * from './tracking';
 export * from './models';
+export * from './anchorFile';

@@ -11,6 +11,9 @@ import {
 } from '../geometry/testutil';
 import {
   InstanceTracker,
+  anchorViewFromRecord,
+  decodeAnchor,
+  encodeAnchor,
   addError,
   addsError,
   canonicalizeSymmetricPose,
@@ -288,5 +291,39 @@ describe('tracking', () => {
     const [t] = tr.update([{ instance: inst('a', 0.02), pose: p2 }]);
     expect(rotationErrorDeg(t.pose!, { R: rotvecToMat3(0, 0, 0.2), tM: p2.tM })).toBeLessThan(1e-6);
     expect(t.pose!.tM[0]).toBeCloseTo(0.01, 9);
+  });
+});
+
+describe('anchor files', () => {
+  it('round-trips an anchor record exactly and rejects corrupt files', () => {
+    const rng = new SeededRng(77);
+    const cam: CameraIntrinsics = {
+      width: 8,
+      height: 6,
+      fx: 10,
+      fy: 10,
+      cx: 3.5,
+      cy: 2.5,
+      d: [0.1, 0, 0, 0, 0],
+    };
+    const rec = {
+      label: 'red mug',
+      camera: cam,
+      pose: randomPose(rng),
+      depthM: new Float32Array(48).map(() => rng.next()),
+      mask: new Uint8Array(48).map(() => (rng.next() > 0.5 ? 1 : 0)),
+      features: { data: new Float32Array(3 * 4 * 5).map(() => rng.normal()), gridH: 3, gridW: 4, dim: 5 },
+    };
+    const bytes = encodeAnchor(rec);
+    const back = decodeAnchor(bytes);
+    expect(back.label).toBe('red mug');
+    expect(back.camera).toEqual(cam);
+    expect(Array.from(back.pose.R)).toEqual(Array.from(rec.pose.R));
+    expect(Array.from(back.depthM)).toEqual(Array.from(rec.depthM));
+    expect(Array.from(back.mask)).toEqual(Array.from(rec.mask));
+    expect(Array.from(back.features.data)).toEqual(Array.from(rec.features.data));
+    expect(anchorViewFromRecord(back).features.dim).toBe(5);
+    expect(() => decodeAnchor(bytes.subarray(0, bytes.length - 1))).toThrow(/size/);
+    expect(() => decodeAnchor(new Uint8Array(20))).toThrow(/magic/);
   });
 });
