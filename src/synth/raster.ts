@@ -3,7 +3,8 @@
  *
  * Pixel (u, v) samples the image point (u, v) (OpenCV convention: integer coordinates are pixel centres), so a
  * camera-frame point projects to u = fx x / z + cx, v = fy y / z + cy. Depth is perspective-correct camera z.
- * Triangles are clipped against the near plane; both faces are drawn (two-sided lighting).
+ * Triangles are clipped against the near plane; both faces are drawn (two-sided lighting) unless back-face culling
+ * is asked for (closed meshes whose faces are counter-clockwise seen from outside).
  */
 import type { CameraIntrinsics, Pose } from '../types';
 import type { Material } from './materials';
@@ -112,6 +113,7 @@ export function drawMesh(
   poseCam: Pose,
   id: number,
   shade: Shade | null,
+  cullBackFaces = false,
   nearM = 0.01,
 ): void {
   const nv = positionsM.length / 3;
@@ -138,6 +140,21 @@ export function drawMesh(
     const zb = cam[ib + 2];
     const zc = cam[ic + 2];
     if (za < nearM && zb < nearM && zc < nearM) continue;
+    if (cullBackFaces) {
+      // Closed meshes with outward counter-clockwise faces: skip faces whose normal points away from the camera.
+      const ax = cam[ia];
+      const ay = cam[ia + 1];
+      const e1x = cam[ib] - ax;
+      const e1y = cam[ib + 1] - ay;
+      const e1z = zb - za;
+      const e2x = cam[ic] - ax;
+      const e2y = cam[ic + 1] - ay;
+      const e2z = zc - za;
+      const nx = e1y * e2z - e1z * e2y;
+      const ny = e1z * e2x - e1x * e2z;
+      const nz = e1x * e2y - e1y * e2x;
+      if (nx * ax + ny * ay + nz * za >= 0) continue;
+    }
     if (za >= nearM && zb >= nearM && zc >= nearM) {
       for (let k = 0; k < 3; k++) {
         triCam[k] = cam[ia + k];

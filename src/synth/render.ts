@@ -196,7 +196,7 @@ export function renderScene(scene: SynthScene, camPoseWorld: Pose, opts: RenderO
   for (const i of order) {
     const o: SynthObject = scene.objects[i];
     const shade: Shade = { material: o.material, lightCam, ambient };
-    drawMesh(t, o.mesh.positionsM, o.mesh.indices, posesCam[i], o.instanceId, shade);
+    drawMesh(t, o.mesh.positionsM, o.mesh.indices, posesCam[i], o.instanceId, shade, true);
   }
   // Environment (id 0). Coordinates are only kept for objects, so env draws leave coords as they are.
   const env = envGeometry(scene);
@@ -205,11 +205,15 @@ export function renderScene(scene: SynthScene, camPoseWorld: Pose, opts: RenderO
   const coords = t.coords;
   t.coords = null;
   if (env.table)
-    drawMesh(t, env.table.positionsM, env.table.indices, worldCam, 0, {
-      material: e.tableMaterial,
-      lightCam,
-      ambient,
-    });
+    drawMesh(
+      t,
+      env.table.positionsM,
+      env.table.indices,
+      worldCam,
+      0,
+      { material: e.tableMaterial, lightCam, ambient },
+      true,
+    );
   if (env.floor)
     drawMesh(t, env.floor.positionsM, env.floor.indices, worldCam, 0, {
       material: plainMaterial(e.floorRgb, 'checker', 0.5),
@@ -244,8 +248,13 @@ export function renderScene(scene: SynthScene, camPoseWorld: Pose, opts: RenderO
     const seed = opts.sensorSeed ?? hashSeed(scene.seed, opts.frameIndex ?? 0, 0x5e75);
     depthMm = applySensorModel(depthTrueM, rgb, t.flags, camera, opts.sensor ?? {}, new Rng(seed));
   }
-  const objects = scene.objects.map((o, k) =>
-    visibleStats(o.instanceId, posesCam[k], ids, depthMm, camera.width, camera.height),
+  const objects = visibleStats(
+    scene.objects.map((o) => o.instanceId),
+    posesCam,
+    ids,
+    depthMm,
+    camera.width,
+    camera.height,
   );
   return {
     camera,
@@ -260,34 +269,40 @@ export function renderScene(scene: SynthScene, camPoseWorld: Pose, opts: RenderO
 }
 
 function visibleStats(
-  id: number,
-  poseCam: Pose,
+  instanceIds: number[],
+  posesCam: Pose[],
   ids: Uint16Array,
   depthMm: Uint16Array,
   W: number,
   H: number,
-): RenderedObject {
-  let count = 0;
-  let valid = 0;
-  let x0 = W;
-  let y0 = H;
-  let x1 = -1;
-  let y1 = -1;
+): RenderedObject[] {
+  const maxId = Math.max(0, ...instanceIds);
+  const count = new Int32Array(maxId + 1);
+  const valid = new Int32Array(maxId + 1);
+  const x0 = new Int32Array(maxId + 1).fill(W);
+  const y0 = new Int32Array(maxId + 1).fill(H);
+  const x1 = new Int32Array(maxId + 1).fill(-1);
+  const y1 = new Int32Array(maxId + 1).fill(-1);
   for (let y = 0; y < H; y++) {
     for (let x = 0; x < W; x++) {
       const i = y * W + x;
-      if (ids[i] !== id) continue;
-      count++;
-      if (depthMm[i] > 0) valid++;
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      if (y > y1) y1 = y;
+      const id = ids[i];
+      if (id === 0 || id > maxId) continue;
+      count[id]++;
+      if (depthMm[i] > 0) valid[id]++;
+      if (x < x0[id]) x0[id] = x;
+      if (x > x1[id]) x1[id] = x;
+      if (y < y0[id]) y0[id] = y;
+      if (y > y1[id]) y1[id] = y;
     }
   }
-  const bboxVisib: [number, number, number, number] =
-    count > 0 ? [x0, y0, x1 - x0 + 1, y1 - y0 + 1] : [0, 0, 0, 0];
-  return { instanceId: id, poseCam, pxCountVisib: count, pxCountValid: valid, bboxVisib };
+  return instanceIds.map((id, k) => ({
+    instanceId: id,
+    poseCam: posesCam[k],
+    pxCountVisib: count[id],
+    pxCountValid: valid[id],
+    bboxVisib: count[id] > 0 ? [x0[id], y0[id], x1[id] - x0[id] + 1, y1[id] - y0[id] + 1] : [0, 0, 0, 0],
+  }));
 }
 
 /** Full (unoccluded) silhouette of one object alone: mask (1 = object), pixel count, bbox [x, y, w, h]. */
@@ -298,7 +313,7 @@ export function renderSilhouette(
 ): { mask: Uint8Array; pxCount: number; bbox: [number, number, number, number] } {
   checkIntrinsics(camera, 'camera');
   const t = createTarget(camera, {});
-  drawMesh(t, mesh.positionsM, mesh.indices, poseCam, 1, null);
+  drawMesh(t, mesh.positionsM, mesh.indices, poseCam, 1, null, true);
   const W = camera.width;
   const H = camera.height;
   const mask = new Uint8Array(W * H);
