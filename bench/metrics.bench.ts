@@ -1,7 +1,7 @@
 /**
  * Metric benchmark (not a test): Oryon protocol on 2000 synthetic pairs — pair sampling, ADD, ADD-S, MSSD
- * and MSPD (half the objects with a continuous symmetry = 314 symmetry transforms), VSD at 640x480 with a
- * point-splat z-buffer renderer, BOP19 scores and aggregation. Target (issue 7): < 60 s on 2 cores.
+ * and MSPD (half the objects with a continuous symmetry = 314 symmetry transforms), VSD at 640x480 rendered
+ * with the src/synth rasterizer (synthRenderDepth), BOP19 scores and aggregation. Target (issue 7): < 60 s on 2 cores.
  * Run from the repo root:
  *   npx tsc -p tsconfig.json --outDir /tmp/mb && NODE_PATH=$PWD/node_modules node /tmp/mb/bench/metrics.bench.js [pairs]
  */
@@ -16,9 +16,10 @@ import {
   makePose,
   mspd,
   mssd,
+  synthRenderDepth,
   vsd,
-  type RenderDepthFn,
 } from '../src/eval/metrics';
+import { boxMesh, latheMesh, type Mesh } from '../src/synth/mesh';
 import {
   aggregateOryon,
   createRng,
@@ -28,35 +29,6 @@ import {
   type ObjectObservation,
   type PairRecord,
 } from '../src/eval/protocol';
-
-interface PointModel {
-  pointsM: Float64Array;
-}
-
-/** Point-splat z-buffer: each model point covers a 3x3 pixel block (a stand-in for the synth rasterizer). */
-const splatRenderer: RenderDepthFn<PointModel> = (model, pose, cam) => {
-  const out = new Float32Array(cam.width * cam.height);
-  const p = model.pointsM;
-  const R = pose.R;
-  const t = pose.tM;
-  for (let i = 0; i < p.length; i += 3) {
-    const X = R[0] * p[i] + R[1] * p[i + 1] + R[2] * p[i + 2] + t[0];
-    const Y = R[3] * p[i] + R[4] * p[i + 1] + R[5] * p[i + 2] + t[1];
-    const Z = R[6] * p[i] + R[7] * p[i + 1] + R[8] * p[i + 2] + t[2];
-    if (Z <= 0) continue;
-    const u0 = Math.round((cam.fx * X) / Z + cam.cx);
-    const v0 = Math.round((cam.fy * Y) / Z + cam.cy);
-    for (let v = v0 - 1; v <= v0 + 1; v++) {
-      if (v < 0 || v >= cam.height) continue;
-      for (let u = u0 - 1; u <= u0 + 1; u++) {
-        if (u < 0 || u >= cam.width) continue;
-        const k = v * cam.width + u;
-        if (out[k] === 0 || Z < out[k]) out[k] = Z;
-      }
-    }
-  }
-  return out;
-};
 
 function surfacePoints(kind: 'cylinder' | 'box', n: number, rng: () => number): Float64Array {
   const out = new Float64Array(n * 3);
@@ -90,14 +62,25 @@ function main(): void {
   const objects = ['can', 'bottle', 'box', 'camera'].map((id, k) => {
     const sym = k < 2;
     const pointsM = surfacePoints(sym ? 'cylinder' : 'box', nPoints, rng);
-    const model: EvalObjectModel<PointModel> = {
+    const mesh: Mesh = sym
+      ? latheMesh(
+          [
+            [0, -0.06],
+            [0.04, -0.06],
+            [0.04, 0.06],
+            [0, 0.06],
+          ],
+          48,
+        )
+      : boxMesh(-0.05, 0.05, -0.035, 0.035, -0.02, 0.02);
+    const model: EvalObjectModel<Mesh> = {
       pointsM,
       diameterM: sym ? Math.hypot(0.08, 0.12) : Math.hypot(0.1, 0.07, 0.04),
       symmetries: getSymmetryTransformations(
         sym ? { continuous: [{ axis: [0, 0, 1], offsetM: [0, 0, 0] }] } : undefined,
       ),
       symmetric: sym,
-      renderModel: { pointsM },
+      renderModel: mesh,
     };
     return { id, model };
   });
@@ -129,7 +112,7 @@ function main(): void {
     return composePoses(noise, p.relativePoseGt);
   });
   const depths = time('render query depths (test input)', () =>
-    pairs.map((p) => splatRenderer(byId.get(p.objectId)!.renderModel!, p.query.poseGt, cam)),
+    pairs.map((p) => synthRenderDepth(byId.get(p.objectId)!.renderModel!, p.query.poseGt, cam)),
   );
   // Per-metric timings on the query-frame poses.
   const est = pairs.map((p, i) =>
@@ -156,7 +139,9 @@ function main(): void {
   time('VSD (incl. 2 renders) x pairs', () =>
     pairs.forEach((p, i) => {
       const m = byId.get(p.objectId)!;
-      vsd(est[i], p.query.poseGt, depths[i], cam, m.renderModel!, splatRenderer, { diameterM: m.diameterM });
+      vsd(est[i], p.query.poseGt, depths[i], cam, m.renderModel!, synthRenderDepth, {
+        diameterM: m.diameterM,
+      });
     }),
   );
   const records: PairRecord[] = time('evaluateOryonPair (all metrics)', () =>
@@ -167,7 +152,7 @@ function main(): void {
         model: byId.get(p.objectId)!,
         camera: cam,
         depthQueryM: depths[i],
-        renderDepth: splatRenderer,
+        renderDepth: synthRenderDepth,
         iouAnchor: 0.8,
         iouQuery: 0.7,
       }),

@@ -12,3 +12,4 @@ export * from './recall';
 export * from './nocs';
 export * from './mask';
 export * from './poseMatching';
+export * from './synthRender';
