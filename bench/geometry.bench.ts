@@ -11,7 +11,10 @@ import { estimateNormals } from '../src/geometry/normals';
 import { computeFpfh } from '../src/geometry/fpfh';
 import { voxelDownSample } from '../src/geometry/filters';
 import { transformPoints } from '../src/geometry/linalg';
-import { asymmetricObject, randomPose } from '../src/geometry/testutil';
+import { asymmetricObject, fourierFeatures, randomPose, renderPoints } from '../src/geometry/testutil';
+import { poseCompose } from '../src/geometry/linalg';
+import { estimateAnchorPose } from '../src/pose/anchor';
+import { rotationErrorDeg } from '../src/pose/metrics';
 import { extractInstances } from '../src/pose/instances';
 import { estimateModelPose, prepareObjectModel } from '../src/pose/model';
 import { loadYcbvFrame } from '../src/pose/ycbv';
@@ -82,6 +85,39 @@ async function main(): Promise<void> {
     down.normals = estimateNormals(down, { radiusM: 2.5 * model.voxelM });
   });
   time(`FPFH (${down.points.length / 3} pts)`, 10, () => computeFpfh(down, { radiusM: 5 * model.voxelM }));
+
+  // anchor mode: two synthetic 320x240 views, 8 px feature cells (40x30 grid), 64-D features
+  {
+    const cam2 = { width: 320, height: 240, fx: 300, fy: 300, cx: 159.5, cy: 119.5 };
+    const objA = asymmetricObject(rng, 60000);
+    const A = { ...randomPose(rng, Math.PI, 0.03) };
+    A.tM[2] += 0.45;
+    const rel = randomPose(rng, Math.PI / 6, 0.02);
+    const B = { R: poseCompose(rel, A).R, tM: new Float64Array([0, 1, 2].map((k) => A.tM[k] + rel.tM[k])) };
+    const dim = 64;
+    const view = (p: typeof A, seed: number) => {
+      const r = renderPoints(objA, p, cam2);
+      const full = fourierFeatures(r.objCoords, r.mask, dim, 9, 0.05, seed, 25);
+      const gw = 40;
+      const gh = 30;
+      const data = new Float32Array(gw * gh * dim);
+      for (let gy = 0; gy < gh; gy++) {
+        for (let gx = 0; gx < gw; gx++) {
+          const i = (gy * 8 + 4) * 320 + gx * 8 + 4;
+          data.set(full.subarray(i * dim, (i + 1) * dim), (gy * gw + gx) * dim);
+        }
+      }
+      return { depthM: r.depthM, camera: cam2, mask: r.mask, features: { data, gridH: gh, gridW: gw, dim } };
+    };
+    const va = view(A, 1);
+    const vb = view(B, 2);
+    let err = NaN;
+    time('anchor-mode pose (320x240, 40x30x64 features)', 10, () => {
+      const r = estimateAnchorPose(va, vb, A);
+      if (r.ok) err = rotationErrorDeg(r.pose, B);
+    });
+    console.log(`   rotation error ${err.toFixed(2)}°`);
+  }
 
   // shared data sits beside the repo root (run from the repo root)
   const dir = path.resolve(process.cwd(), '../shared/data');

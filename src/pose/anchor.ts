@@ -10,9 +10,10 @@ import { ransacCorrespondences, registrationIcp } from '../geometry/registration
 import { noPose, type PoseResult } from './types';
 
 /**
- * Dense per-pixel features from the perception runtime on a coarse grid covering the whole image
- * (e.g. DeCLIP patch tokens): row-major [gridH][gridW][dim] in a Float32Array. Cell (gy, gx) covers pixels
- * u in [gx*w/gridW, (gx+1)*w/gridW), v likewise; features are sampled bilinearly at pixel centres.
+ * Dense features from the perception runtime on a grid covering the whole image (e.g. DeCLIP patch tokens, or
+ * per-pixel features upsampled to full resolution): row-major [gridH][gridW][dim] in a Float32Array. Cell (gy, gx)
+ * covers pixels u in [gx*w/gridW, (gx+1)*w/gridW), v likewise. A grid coarser than the image is sampled once per
+ * masked cell (the cell's own feature); a full-resolution grid is sampled at up to maxSamples masked pixels.
  */
 export interface DenseFeatureMap {
   data: Float32Array;
@@ -129,10 +130,61 @@ function sampleView(
     all[3 * k + 1] = (rays ? rays[2 * i + 1] : (v - cam.cy) / cam.fy) * z;
     all[3 * k + 2] = z;
   }
+  const D = view.features.dim;
+  const f = view.features;
+  if (f.gridW < w || f.gridH < h) {
+    // coarse feature grid (e.g. ViT patches): one sample per masked cell, at the valid masked pixel nearest the
+    // cell centre, carrying the cell's own feature
+    const cellPix: number[] = [];
+    const cellIdx: number[] = [];
+    const isValid = (i: number) => !!view.mask[i] && view.depthM[i] >= minD && view.depthM[i] <= maxD;
+    for (let gy = 0; gy < f.gridH; gy++) {
+      const v0 = Math.floor((gy * h) / f.gridH);
+      const v1 = Math.floor(((gy + 1) * h) / f.gridH);
+      for (let gx = 0; gx < f.gridW; gx++) {
+        const u0 = Math.floor((gx * w) / f.gridW);
+        const u1 = Math.floor(((gx + 1) * w) / f.gridW);
+        const uc = (u0 + u1 - 1) / 2;
+        const vc = (v0 + v1 - 1) / 2;
+        let best = -1;
+        let bestD = Infinity;
+        for (let v = v0; v < v1; v++) {
+          for (let u = u0; u < u1; u++) {
+            const i = v * w + u;
+            if (!isValid(i)) continue;
+            const d = (u - uc) ** 2 + (v - vc) ** 2;
+            if (d < bestD) {
+              bestD = d;
+              best = i;
+            }
+          }
+        }
+        if (best >= 0) {
+          cellPix.push(best);
+          cellIdx.push(gy * f.gridW + gx);
+        }
+      }
+    }
+    const m = Math.min(maxSamples, cellPix.length);
+    const step = cellPix.length / Math.max(1, m);
+    const pts = new Float32Array(3 * m);
+    const feats = new Float32Array(m * D);
+    for (let s = 0; s < m; s++) {
+      const k = Math.floor(s * step);
+      const i = cellPix[k];
+      const u = i % w;
+      const v = (i / w) | 0;
+      const z = view.depthM[i];
+      pts[3 * s] = (rays ? rays[2 * i] : (u - cam.cx) / cam.fx) * z;
+      pts[3 * s + 1] = (rays ? rays[2 * i + 1] : (v - cam.cy) / cam.fy) * z;
+      pts[3 * s + 2] = z;
+      feats.set(f.data.subarray(cellIdx[k] * D, (cellIdx[k] + 1) * D), s * D);
+    }
+    return { points: pts, features: feats, allPoints: all };
+  }
   const m = Math.min(maxSamples, valid.length);
   const step = valid.length / Math.max(1, m);
   const pts = new Float32Array(3 * m);
-  const D = view.features.dim;
   const feats = new Float32Array(m * D);
   for (let s = 0; s < m; s++) {
     const k = Math.floor(s * step);
