@@ -57,7 +57,8 @@ def proxy_attention(vfm_feats: Tensor, beta: float = 1.2, gamma: float = 3.0) ->
     """
     f = F.normalize(vfm_feats, dim=-1)
     sim = torch.matmul(f, f.transpose(-1, -2))
-    sim = (sim - sim.mean() * beta) * gamma
+    # mean of row means == global mean (equal row lengths), but never sums N*N values at once (fp16-safe)
+    sim = (sim - sim.mean(dim=-1).mean() * beta) * gamma
     sim = sim.masked_fill(sim < 0, -1e4)
     return torch.softmax(sim, dim=-1)
 

@@ -93,11 +93,13 @@ def test_every_architecture_exports_and_passes_parity(tmp_path, words, arch, bac
         assert f.shape == (1, 4, 3, 32)
 
 
-def test_fp16_export_runs_with_float16_io(tmp_path, words):
+@pytest.mark.parametrize("arch,backbone,vfm", [("declip-csa", "tiny", None),
+                                               ("proxyclip", "tiny-eva02", "tiny-dinov2-reg")])
+def test_fp16_export_runs_with_float16_io(tmp_path, words, arch, backbone, vfm):
     out = str(tmp_path / "fp16")
-    export_package(ExportOptions(arch="declip-csa", backbone="tiny", out=out, random_init=True, fp16=True,
-                                 word_vocab=words), log=lambda s: None)
-    _check_package(out, "declip-csa", 24, 16, fp16=True)
+    export_package(ExportOptions(arch=arch, backbone=backbone, vfm_backbone=vfm, out=out, random_init=True,
+                                 fp16=True, word_vocab=words), log=lambda s: None)
+    _check_package(out, arch, 24, 16, fp16=True)
     s = _sess(os.path.join(out, "image_encoder.onnx"))
     assert s.get_inputs()[0].type == "tensor(float16)"
     d, _ = s.run(None, {"pixels": np.zeros((1, 3, 64, 64), dtype=np.float16)})
