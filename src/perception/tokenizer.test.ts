@@ -28,13 +28,10 @@ describe('ClipBpeTokenizer (shared CLIP vectors)', () => {
     expect(vec.cases.length).toBe(31);
   });
 
-  it.each(
-    JSON.parse(fs.readFileSync(VECTORS, 'utf8')).cases.map((c: Vectors['cases'][0]) => [
-      JSON.stringify(c.text),
-      c,
-    ]),
-  )('encodes %s exactly (shared CLIP vectors)', (_name, c) => {
-    const cc = c as Vectors['cases'][0];
+  const table: [string, Vectors['cases'][0]][] = (
+    JSON.parse(fs.readFileSync(VECTORS, 'utf8')) as Vectors
+  ).cases.map((c) => [JSON.stringify(c.text), c]);
+  it.each(table)('encodes %s exactly (shared CLIP vectors)', (_name, cc) => {
     expect(tok.encode(cc.text)).toEqual(cc.bpe_ids);
     const row = tok.tokenize(cc.text);
     expect(row.truncated).toBe(false);
