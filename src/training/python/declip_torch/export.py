@@ -34,6 +34,7 @@ from .keymap import load_checkpoint_file, load_clip_state_dict, load_vfm_state_d
 from .parity import check_parity, random_text_ids, resolve_runtime
 from .vit import build_vision
 
+ONNX_SINGLE_FILE_LIMIT = 2 * 2**30 - 64 * 2**20  # protobuf limit minus room for the graph
 CLIP_SOT_ID = 49406
 CLIP_EOT_ID = 49407
 DEFAULT_TEMPLATES = ["a photo of a {}.", "a photo of the {}.", "a photo of a small {}.", "a photo of a large {}.",
@@ -273,6 +274,12 @@ def export_package(opts: ExportOptions, log: Callable[[str], None] = print) -> D
     txt_path = os.path.join(opts.out, "text_encoder.onnx")
     vfm_path = os.path.join(opts.out, "vfm.onnx")
 
+    for label, mod in (("image_encoder", image_enc), ("text_encoder", text_enc)):
+        nbytes = sum(p.numel() * 4 for p in mod.parameters())
+        if nbytes > ONNX_SINGLE_FILE_LIMIT:
+            raise ConfigError(f"backbone: {label}.onnx would hold {nbytes / 2**30:.2f} GiB of fp32 weights, above "
+                              f"the 2 GiB single-file ONNX limit (external-data packages are not supported); use "
+                              f"a smaller backbone / VFM preset")
     prog.step(f"exporting image_encoder.onnx at {h}x{w} (opset {opts.opset}, dynamic H,W)")
     _onnx_export(image_enc, (sample,), img_path, ["pixels"], ["dense_features", "global_embedding"],
                  {"pixels": {2: "height", 3: "width"}, "dense_features": {1: "grid_h", 2: "grid_w"}}, opts.opset)
