@@ -207,7 +207,8 @@ export class KdTree {
 
   /**
    * k nearest neighbours of (x, y, z). Writes original point indices (nearest first) to outIdx and squared
-   * distances to outDist2; returns how many were found (min(k, size)).
+   * distances to outDist2; returns how many were found (min(k, size)). Depth-first search pruned by incremental
+   * cell distances (Arya & Mount).
    */
   knn(
     x: number,
