@@ -1,0 +1,108 @@
+import {
+  connectedComponents,
+  masksFromDenseFeatures,
+  similarityLogits,
+  softmaxClasses,
+  upsampleToFrame,
+} from './masks';
+import { planResize } from './preprocess';
+
+function iou(a: Uint8Array, b: Uint8Array): number {
+  let i = 0;
+  let u = 0;
+  for (let k = 0; k < a.length; k++) {
+    if (a[k] && b[k]) i++;
+    if (a[k] || b[k]) u++;
+  }
+  return u ? i / u : 1;
+}
+
+describe('similarity and softmax', () => {
+  it('computes scaled cosine logits and a softmax that sums to 1', () => {
+    const f = { data: new Float32Array([1, 0, 0, 1]), gridHeight: 1, gridWidth: 2, dim: 2 };
+    const l = similarityLogits(f, new Float32Array([1, 0, Math.SQRT1_2, Math.SQRT1_2]), 2, 10);
+    expect(Array.from(l)).toEqual([10, 0, expect.closeTo(7.0710678, 4), expect.closeTo(7.0710678, 4)]);
+    const p = softmaxClasses(l, 2);
+    expect(p[0] + p[2]).toBeCloseTo(1, 6);
+    expect(p[0]).toBeCloseTo(1 / (1 + Math.exp(7.0710678 - 10)), 5);
+  });
+});
+
+describe('upsampleToFrame', () => {
+  it('maps grid cell centres to frame pixels and is constant on constant maps', () => {
+    const plan = planResize(32, 16, { policy: 'fixed', inputSize: [16, 32], patchSize: 8 });
+    const up = upsampleToFrame(new Float32Array([0, 1, 2, 3, 4, 5, 6, 7]), plan);
+    expect(up.length).toBe(32 * 16);
+    expect(up[0]).toBe(0); // clamped before the first centre
+    expect(up[12]).toBeCloseTo(1.0625, 6); // x=12.5 -> u = 12.5/8 - 0.5 = 1.0625; y clamped to row 0
+    expect(up[15 * 32 + 31]).toBe(7);
+    const c = upsampleToFrame(new Float32Array(8).fill(0.3), plan);
+    expect(c.every((v) => Math.abs(v - 0.3) < 1e-6)).toBe(true);
+  });
+});
+
+describe('connectedComponents', () => {
+  it('labels 8-connected blobs, drops small ones and reports boxes', () => {
+    const w = 6;
+    const m = new Uint8Array([1, 1, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 1]);
+    const { components, labels } = connectedComponents(m, w, 4, 1, 8);
+    expect(components.map((c) => [c.areaPx, c.box])).toEqual([
+      [4, [0, 0, 1, 2]],
+      [3, [4, 1, 5, 3]],
+    ]);
+    const four = connectedComponents(m, w, 4, 1, 4);
+    expect(four.components.length).toBe(4);
+    const big = connectedComponents(m, w, 4, 4, 8);
+    expect(big.components.length).toBe(1);
+    expect(big.labels[10]).toBe(0);
+    expect(labels[10]).toBe(2);
+  });
+});
+
+describe('masksFromDenseFeatures (synthetic features with a known answer)', () => {
+  it('recovers the region whose features match each query (IoU > 0.9) and leaves background empty', () => {
+    // 8x8 grid, D = 4: a "mug" block at grid x 1..3, y 1..4, a "box" block at x 4..6, y 5..7, background elsewhere.
+    const gh = 8;
+    const gw = 8;
+    const D = 4;
+    const data = new Float32Array(gh * gw * D);
+    const truthGrid = (x: number, y: number) =>
+      x >= 1 && x <= 3 && y >= 1 && y <= 4 ? 0 : x >= 4 && x <= 6 && y >= 5 && y <= 7 ? 1 : 3;
+    for (let y = 0; y < gh; y++) for (let x = 0; x < gw; x++) data[(y * gw + x) * D + truthGrid(x, y)] = 1;
+    const plan = planResize(128, 128, { policy: 'fixed', inputSize: [64, 64], patchSize: 8 });
+    const queryEmb = new Float32Array([1, 0, 0, 0, 0, 1, 0, 0]);
+    const bgEmb = new Float32Array([0, 0, 0.6, 0.8, 0, 0, 0, 1]);
+    const r = masksFromDenseFeatures(
+      { data, gridHeight: gh, gridWidth: gw, dim: D },
+      ['mug', 'box'],
+      queryEmb,
+      bgEmb,
+      50,
+      plan,
+      {
+        threshold: 0.5,
+        minAreaPx: 16,
+      },
+    );
+    expect(r.scoreMaps.length).toBe(2);
+    expect(r.masks[0].length).toBe(128 * 128);
+    for (const [q, id] of [
+      [0, 0],
+      [1, 1],
+    ]) {
+      const truth = new Uint8Array(128 * 128);
+      for (let y = 0; y < 128; y++)
+        for (let x = 0; x < 128; x++) truth[y * 128 + x] = truthGrid(x >> 4, y >> 4) === id ? 1 : 0;
+      expect(iou(r.masks[q], truth)).toBeGreaterThan(0.9);
+    }
+    expect(r.instances2d.map((i) => [i.query, i.box])).toEqual([
+      ['mug', [expect.any(Number), expect.any(Number), expect.any(Number), expect.any(Number)]],
+      ['box', expect.any(Array)],
+    ]);
+    const mug = r.instances2d[0];
+    expect(Math.abs(mug.box[0] - 16)).toBeLessThanOrEqual(8);
+    expect(Math.abs(mug.box[2] - 63)).toBeLessThanOrEqual(8);
+    expect(mug.score).toBeGreaterThan(0.8); // edge pixels are interpolated, so the mean is < 1
+    expect(r.scoreMaps[0][127 * 128 + 127]).toBeLessThan(0.01);
+  });
+});

@@ -1,0 +1,312 @@
+/**
+ * Image preprocessing for the image encoder: decode any ROS image encoding (rgb8, bgr8, rgba8, bgra8, mono8, with
+ * row padding), resize (separable bilinear, antialiased when downscaling, like PIL / torchvision antialias=True) to
+ * a size that is a multiple of the patch, and mean/std normalise into a planar NCHW Float32Array — in two passes
+ * over typed arrays. The {@link ResizePlan} records how to map feature-grid coordinates back to the frame.
+ */
+import { PerceptionInputError } from './errors';
+import type { ModelManifest, ResizePolicy } from './manifest';
+
+export type ImageEncoding = 'rgb8' | 'bgr8' | 'rgba8' | 'bgra8' | 'mono8';
+
+/** A raw image as it comes from sensor_msgs/Image (step = bytes per row, >= width * channels). */
+export interface RawImage {
+  width: number;
+  height: number;
+  encoding: string;
+  /** Bytes per row; defaults to width * channels. */
+  step?: number;
+  data: Uint8Array;
+}
+
+/** Channel layout of each supported encoding: bytes per pixel and offsets of r, g, b. */
+export const ENCODINGS: Record<ImageEncoding, { channels: number; r: number; g: number; b: number }> = {
+  rgb8: { channels: 3, r: 0, g: 1, b: 2 },
+  bgr8: { channels: 3, r: 2, g: 1, b: 0 },
+  rgba8: { channels: 4, r: 0, g: 1, b: 2 },
+  bgra8: { channels: 4, r: 2, g: 1, b: 0 },
+  mono8: { channels: 1, r: 0, g: 0, b: 0 },
+};
+
+/** How the frame maps to the network input (stretch or letterbox) and to the feature grid. */
+export interface ResizePlan {
+  srcWidth: number;
+  srcHeight: number;
+  /** Network input size (multiples of the patch). */
+  dstWidth: number;
+  dstHeight: number;
+  /** Region of the network input that holds the image (the rest is letterbox padding, filled with the mean). */
+  contentX: number;
+  contentY: number;
+  contentWidth: number;
+  contentHeight: number;
+  patchSize: number;
+  /** Feature grid size. */
+  gridWidth: number;
+  gridHeight: number;
+}
+
+/** Options of {@link planResize}. */
+export interface ResizeOptions {
+  policy: ResizePolicy;
+  /** [H, W] for 'fixed'; [S, ...] for short_side / long_side. */
+  inputSize: [number, number];
+  patchSize: number;
+  /** For 'fixed': keep the aspect ratio and pad (true) or stretch (false, default). */
+  letterbox?: boolean;
+  /** Whether the graph accepts other sizes than inputSize; when false every policy becomes 'fixed'. */
+  dynamicHw?: boolean;
+}
+
+function roundToPatch(v: number, p: number): number {
+  return Math.max(p, Math.round(v / p) * p);
+}
+
+/** Computes the network input size for a frame per the manifest's resize policy. */
+export function planResize(srcWidth: number, srcHeight: number, o: ResizeOptions): ResizePlan {
+  checkSize(srcWidth, srcHeight);
+  const p = o.patchSize;
+  const policy: ResizePolicy = o.dynamicHw === false ? 'fixed' : o.policy;
+  let dstW: number;
+  let dstH: number;
+  let cx = 0;
+  let cy = 0;
+  let cw: number;
+  let ch: number;
+  if (policy === 'fixed') {
+    dstH = o.inputSize[0];
+    dstW = o.inputSize[1] ?? o.inputSize[0];
+    if (dstH % p || dstW % p) {
+      throw new PerceptionInputError(
+        'image.input_size',
+        `${dstH}x${dstW} is not a multiple of the patch ${p}`,
+      );
+    }
+    if (o.letterbox) {
+      const s = Math.min(dstW / srcWidth, dstH / srcHeight);
+      cw = Math.max(1, Math.round(srcWidth * s));
+      ch = Math.max(1, Math.round(srcHeight * s));
+      cx = Math.floor((dstW - cw) / 2);
+      cy = Math.floor((dstH - ch) / 2);
+    } else {
+      cw = dstW;
+      ch = dstH;
+    }
+  } else {
+    const side = o.inputSize[0];
+    const s =
+      side / (policy === 'short_side' ? Math.min(srcWidth, srcHeight) : Math.max(srcWidth, srcHeight));
+    dstW = roundToPatch(srcWidth * s, p);
+    dstH = roundToPatch(srcHeight * s, p);
+    cw = dstW;
+    ch = dstH;
+  }
+  return {
+    srcWidth,
+    srcHeight,
+    dstWidth: dstW,
+    dstHeight: dstH,
+    contentX: cx,
+    contentY: cy,
+    contentWidth: cw,
+    contentHeight: ch,
+    patchSize: p,
+    gridWidth: dstW / p,
+    gridHeight: dstH / p,
+  };
+}
+
+/** Resize options from a manifest. */
+export function resizeOptionsFromManifest(m: ModelManifest, letterbox = false): ResizeOptions {
+  return {
+    policy: m.image.resize,
+    inputSize: m.image.input_size,
+    patchSize: m.image.patch_size,
+    dynamicHw: m.image.dynamic_hw,
+    letterbox,
+  };
+}
+
+function checkSize(w: number, h: number): void {
+  if (!Number.isInteger(w) || !Number.isInteger(h) || w <= 0 || h <= 0) {
+    throw new PerceptionInputError(
+      'image.width/height',
+      `${w}x${h} is not a positive integer size; drop empty frames upstream`,
+    );
+  }
+}
+
+/** Validates a raw image and returns its layout. */
+export function checkRawImage(img: RawImage): { enc: (typeof ENCODINGS)[ImageEncoding]; step: number } {
+  checkSize(img.width, img.height);
+  const enc = ENCODINGS[img.encoding as ImageEncoding];
+  if (!enc) {
+    throw new PerceptionInputError(
+      'image.encoding',
+      `'${img.encoding}' is not supported; use one of ${Object.keys(ENCODINGS).join(', ')} (convert depth / 16-bit / bayer images first)`,
+    );
+  }
+  const step = img.step ?? img.width * enc.channels;
+  if (step < img.width * enc.channels) {
+    throw new PerceptionInputError(
+      'image.step',
+      `${step} is less than width*channels = ${img.width * enc.channels} for ${img.encoding}`,
+    );
+  }
+  if (img.data.length < step * (img.height - 1) + img.width * enc.channels) {
+    throw new PerceptionInputError(
+      'image.data',
+      `${img.data.length} bytes is too short for ${img.height} rows of step ${step} (${img.encoding}); check step and height`,
+    );
+  }
+  return { enc, step };
+}
+
+/** Per-axis resampling weights: for output i, taps start at `start[i]`, count `count[i]`, weights at i*maxTaps. */
+interface AxisWeights {
+  start: Int32Array;
+  count: Int32Array;
+  weights: Float32Array;
+  maxTaps: number;
+}
+
+/** Triangle-filter (bilinear) weights with support scaled by the downscale factor (antialiasing). */
+export function axisWeights(srcLen: number, dstLen: number): AxisWeights {
+  const scale = srcLen / dstLen;
+  const support = Math.max(1, scale); // filter radius in source pixels
+  const maxTaps = Math.ceil(support) * 2 + 1;
+  const start = new Int32Array(dstLen);
+  const count = new Int32Array(dstLen);
+  const weights = new Float32Array(dstLen * maxTaps);
+  for (let i = 0; i < dstLen; i++) {
+    const center = (i + 0.5) * scale;
+    const lo = Math.max(0, Math.floor(center - support + 0.5));
+    const hi = Math.min(srcLen, Math.floor(center + support + 0.5));
+    let sum = 0;
+    let n = 0;
+    for (let j = lo; j < hi && n < maxTaps; j++, n++) {
+      const w = Math.max(0, 1 - Math.abs((j + 0.5 - center) / support));
+      weights[i * maxTaps + n] = w;
+      sum += w;
+    }
+    if (sum > 0) for (let k = 0; k < n; k++) weights[i * maxTaps + k] /= sum;
+    start[i] = lo;
+    count[i] = n;
+  }
+  return { start, count, weights, maxTaps };
+}
+
+/** Reusable scratch for {@link preprocessImage} (avoid per-frame allocation). */
+export interface PreprocessScratch {
+  rows?: Float32Array;
+  out?: Float32Array;
+  key?: string;
+  wx?: AxisWeights;
+  wy?: AxisWeights;
+}
+
+/** Result of {@link preprocessImage}: NCHW pixels [1,3,H,W] and the plan. */
+export interface PreprocessResult {
+  pixels: Float32Array;
+  dims: [1, 3, number, number];
+  plan: ResizePlan;
+}
+
+/**
+ * Decodes, resizes and normalises a raw image into NCHW float32: out = (v/255 - mean) / std. Letterbox padding
+ * holds 0 (the normalised mean). Pass the same `scratch` object every frame to reuse buffers.
+ */
+export function preprocessImage(
+  img: RawImage,
+  plan: ResizePlan,
+  mean: readonly [number, number, number],
+  std: readonly [number, number, number],
+  scratch: PreprocessScratch = {},
+): PreprocessResult {
+  const { enc, step } = checkRawImage(img);
+  if (plan.srcWidth !== img.width || plan.srcHeight !== img.height) {
+    throw new PerceptionInputError(
+      'plan',
+      `made for ${plan.srcWidth}x${plan.srcHeight}, image is ${img.width}x${img.height}`,
+    );
+  }
+  const W = plan.dstWidth;
+  const H = plan.dstHeight;
+  const cw = plan.contentWidth;
+  const ch = plan.contentHeight;
+  const key = `${img.width}x${img.height}->${cw}x${ch}@${W}x${H}`;
+  if (scratch.key !== key) {
+    scratch.key = key;
+    scratch.wx = axisWeights(img.width, cw);
+    scratch.wy = axisWeights(img.height, ch);
+    scratch.rows = new Float32Array(img.height * cw * 3);
+    scratch.out = new Float32Array(3 * H * W);
+  }
+  const wx = scratch.wx!;
+  const wy = scratch.wy!;
+  const rows = scratch.rows!;
+  const out = scratch.out!;
+  const src = img.data;
+  const C = enc.channels;
+  // Pass 1: horizontal resample of every source row into rows[y][x][rgb] (still 0..255).
+  for (let y = 0; y < img.height; y++) {
+    const rowOff = y * step;
+    const dstOff = y * cw * 3;
+    for (let x = 0; x < cw; x++) {
+      const s0 = wx.start[x];
+      const n = wx.count[x];
+      const wo = x * wx.maxTaps;
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      for (let k = 0; k < n; k++) {
+        const w = wx.weights[wo + k];
+        const p = rowOff + (s0 + k) * C;
+        r += w * src[p + enc.r];
+        g += w * src[p + enc.g];
+        b += w * src[p + enc.b];
+      }
+      const d = dstOff + x * 3;
+      rows[d] = r;
+      rows[d + 1] = g;
+      rows[d + 2] = b;
+    }
+  }
+  // Pass 2: vertical resample + normalise into planar NCHW.
+  out.fill(0);
+  const plane = H * W;
+  const sr = 1 / (255 * std[0]);
+  const sg = 1 / (255 * std[1]);
+  const sb = 1 / (255 * std[2]);
+  const orr = mean[0] / std[0];
+  const og = mean[1] / std[1];
+  const ob = mean[2] / std[2];
+  for (let y = 0; y < ch; y++) {
+    const s0 = wy.start[y];
+    const n = wy.count[y];
+    const wo = y * wy.maxTaps;
+    const outRow = (y + plan.contentY) * W + plan.contentX;
+    for (let x = 0; x < cw; x++) {
+      let r = 0;
+      let g = 0;
+      let b = 0;
+      for (let k = 0; k < n; k++) {
+        const w = wy.weights[wo + k];
+        const p = ((s0 + k) * cw + x) * 3;
+        r += w * rows[p];
+        g += w * rows[p + 1];
+        b += w * rows[p + 2];
+      }
+      const o = outRow + x;
+      out[o] = r * sr - orr;
+      out[plane + o] = g * sg - og;
+      out[2 * plane + o] = b * sb - ob;
+    }
+  }
+  return { pixels: out, dims: [1, 3, H, W], plan };
+}
+
+/** Wraps a packed rgb8 {@link RgbImage}-like object as a RawImage. */
+export function rawFromRgb(img: { width: number; height: number; data: Uint8Array }): RawImage {
+  return { width: img.width, height: img.height, encoding: 'rgb8', step: img.width * 3, data: img.data };
+}
