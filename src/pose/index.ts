@@ -8,3 +8,4 @@ export * from './anchor';
 export * from './tracking';
 export * from './models';
 export * from './anchorFile';
+export * from './pipeline';

@@ -70,6 +70,23 @@ describe('3D instances', () => {
     expect(front.label).toBe('mug');
   });
 
+  it('merges grid components closer than mergeDistanceM (a mug interior) but not objects 5 cm apart', () => {
+    const w = CAM.width;
+    const mk = (gapM: number) => {
+      const depth = new Float32Array(w * 120);
+      const mask = new Uint8Array(w * 120);
+      for (let v = 20; v < 60; v++) {
+        for (let u = 20; u < 100; u++) {
+          depth[v * w + u] = u < 60 ? 0.6 : 0.6 + gapM;
+          mask[v * w + u] = 1;
+        }
+      }
+      return extractInstances({ depthM: depth, camera: CAM }, [{ label: 'x', mask }]).length;
+    };
+    expect(mk(0.018)).toBe(1); // a depth step of 1.8 cm: separate grid components, merged in 3D
+    expect(mk(0.05)).toBe(2);
+  });
+
   it('returns no instance for an empty mask or all-invalid depth', () => {
     const depth = new Float32Array(160 * 120).fill(NaN);
     const full = new Uint8Array(160 * 120).fill(1);

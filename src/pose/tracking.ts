@@ -111,6 +111,22 @@ export class InstanceTracker {
     return this.tracks.slice();
   }
 
+  /** The smoothed pose of the live track this instance would match (nearest, same label, within the gate). */
+  peek(instance: Instance3D): Pose | undefined {
+    let best: Track | undefined;
+    let bestD = this.opts.maxDistanceM;
+    for (const tr of this.tracks) {
+      if (tr.label !== instance.label || !tr.pose) continue;
+      const c = instance.centroidM;
+      const d = Math.hypot(c[0] - tr.centroidM[0], c[1] - tr.centroidM[1], c[2] - tr.centroidM[2]);
+      if (d <= bestD) {
+        bestD = d;
+        best = tr;
+      }
+    }
+    return best?.pose;
+  }
+
   /** Drops all tracks (ids keep increasing). */
   reset(): void {
     this.tracks = [];

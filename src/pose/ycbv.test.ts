@@ -2,6 +2,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { computeDiameter } from '../geometry/pointcloud';
 import {
+  ModelRegistry,
+  PosePipeline,
+  type PoseQueryConfig,
   addError,
   addsError,
   extractInstances,
@@ -75,5 +78,38 @@ describe('real depth (shared YCB-V frame)', () => {
     // gelatin box is about 9 x 7 x 3 cm; only part of it is visible, so the box can only be smaller
     expect(r.ok && r.box!.extentM[0]).toBeLessThan(0.1);
     expect(r.ok && r.box!.extentM[0]).toBeGreaterThan(0.05);
+  });
+});
+
+describe('pose pipeline (shared YCB-V frame)', () => {
+  it('tracks the three objects over two frames with stable ids, model and box modes (shared YCB-V frame)', async () => {
+    const frame = await loadYcbvFrame(DATA);
+    const registry = new ModelRegistry();
+    for (const o of frame.objects.slice(0, 2)) registry.register({ name: o.name, pointsM: o.modelPointsM });
+    const pipe = new PosePipeline(registry, { instances: { minPoints: 1000 } });
+    const masks = frame.objects.map((o) => ({
+      label: o.name,
+      mask: frame.label.map((l) => (l === o.labelValue ? 1 : 0)),
+    }));
+    const queries: Record<string, PoseQueryConfig> = {
+      '009_gelatin_box': { mode: 'model', modelName: '009_gelatin_box' },
+      '025_mug': { mode: 'model', modelName: 'not-registered' },
+      '061_foam_brick': { mode: 'box' },
+    };
+    const f1 = pipe.process(frame, masks, queries);
+    const f2 = pipe.process(frame, masks, queries);
+    expect(f1).toHaveLength(3);
+    for (const r of f1) expect(f2.find((x) => x.label === r.label)!.trackId).toBe(r.trackId);
+    const gel = f2.find((r) => r.label === '009_gelatin_box')!;
+    const gt = frame.objects[0];
+    expect(gel.pose.ok).toBe(true);
+    expect(gel.pose.ok && addsError(gel.pose.pose, gt.gt, gt.modelPointsM)).toBeLessThan(0.01);
+    expect(gel.grasp).toBeDefined();
+    const mug = f2.find((r) => r.label === '025_mug')!;
+    expect(mug.pose.ok === false && mug.pose.reason).toBe('invalid-input');
+    const brick = f2.find((r) => r.label === '061_foam_brick')!;
+    expect(brick.pose.ok && brick.pose.source).toBe('box');
+    expect(brick.grasp!.widthM).toBeGreaterThan(0.03);
+    expect(brick.grasp!.widthM).toBeLessThan(0.08);
   });
 });
