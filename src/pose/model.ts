@@ -140,8 +140,20 @@ export function estimateModelPose(
       const fk = new Float32Array(kp.length * FPFH_DIM);
       for (let i = 0; i < kp.length; i++)
         fk.set(f.subarray(kp[i] * FPFH_DIM, (kp[i] + 1) * FPFH_DIM), i * FPFH_DIM);
-      const c0 = matchFeatures(fk, model.fpfh, FPFH_DIM, { mutual: options.mutual ?? false });
-      const corr = { src: c0.src.map((i) => kp[i]), dst: c0.dst };
+      const mutual = options.mutual ?? false;
+      const c0 = matchFeatures(fk, model.fpfh, FPFH_DIM, { mutual });
+      const srcIdx: number[] = Array.from(c0.src, (i) => kp[i]);
+      const dstIdx: number[] = Array.from(c0.dst);
+      if (!mutual) {
+        // plus model -> scene matches: on smooth or repetitive shapes many scene points share one nearest model
+        // feature (hubness), which leaves too few geometrically distinct triples for RANSAC
+        const c1 = matchFeatures(model.fpfh, fk, FPFH_DIM, { mutual: false });
+        for (let i = 0; i < c1.src.length; i++) {
+          srcIdx.push(kp[c1.dst[i]]);
+          dstIdx.push(c1.src[i]);
+        }
+      }
+      const corr = { src: Uint32Array.from(srcIdx), dst: Uint32Array.from(dstIdx) };
       if (corr.src.length < 3) {
         return noPose('model', 'too-few-correspondences', `${corr.src.length} feature matches (< 3)`, t0);
       }
