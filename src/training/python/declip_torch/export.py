@@ -314,15 +314,16 @@ def export_package(opts: ExportOptions, log: Callable[[str], None] = print) -> D
     parity: Dict[str, object] = {}
     prog.step(f"parity image_encoder.onnx at {', '.join(f'{a}x{b}' for a, b in sizes)} ({runtime} onnxruntime)")
     parity["image_encoder"] = check_parity(image_enc, img_path, pix, ["dense_features", "global_embedding"], fdtype,
-                                           tol, min_cos, "image_encoder.onnx", runtime)
+                                           tol, min_cos, "image_encoder.onnx", runtime, log)
     prog.step("parity text_encoder.onnx")
     tids = [{"input_ids": random_text_ids(opts.text_batch, ctx, eot, sot, opts.seed + 7)},
             {"input_ids": random_text_ids(1, ctx, eot, sot, opts.seed + 8)}]
     parity["text_encoder"] = check_parity(text_enc, txt_path, tids, ["text_embeddings"], fdtype, tol, min_cos,
-                                          "text_encoder.onnx", runtime)
+                                          "text_encoder.onnx", runtime, log)
     if proxy:
         prog.step("parity vfm.onnx")
-        parity["vfm"] = check_parity(vfm, vfm_path, pix, ["vfm_features"], fdtype, tol, min_cos, "vfm.onnx", runtime)
+        parity["vfm"] = check_parity(vfm, vfm_path, pix, ["vfm_features"], fdtype, tol, min_cos, "vfm.onnx",
+                                     runtime, log)
 
     prog.step("writing model.json, parity.json")
     dtype = "float16" if opts.fp16 else "float32"

@@ -108,7 +108,8 @@ def resolve_runtime(runtime: str) -> str:
 
 def check_parity(module: torch.nn.Module, onnx_path: str, inputs: Sequence[Dict[str, np.ndarray]],
                  output_names: List[str], input_dtype: np.dtype, max_abs: float, min_cosine: float,
-                 label: str, runtime: str = "python") -> Dict[str, object]:
+                 label: str, runtime: str = "python", log: Optional[Callable[[str], None]] = None
+                 ) -> Dict[str, object]:
     """Run `module` (fp32, eager) and the ONNX file on each input set; raise ParityError beyond the tolerance.
 
     `runtime`: 'node' (onnxruntime-node, what the TS runtime uses) or 'python' (onnxruntime wheel).
@@ -134,6 +135,9 @@ def check_parity(module: torch.nn.Module, onnx_path: str, inputs: Sequence[Dict[
             ok = ok and m["passed"]
             outs[name] = m
         cases.append({"inputs": {k: list(v.shape) for k, v in feed.items()}, "outputs": outs})
+        if log is not None:
+            log(f"  {label} {'x'.join(str(d) for v in feed.values() for d in v.shape)}: " + ", ".join(
+                f"{n} max|diff| {o['max_abs_diff']:.2e} cos {o['min_cosine']:.6f}" for n, o in outs.items()))
     rt = ("onnxruntime-node (CPU EP)" if runtime == "node" else "onnxruntime python (CPUExecutionProvider)")
     report = {"file": label, "runtime": rt,
               "tolerance": {"max_abs_diff": max_abs, "min_cosine": min_cosine}, "cases": cases, "passed": ok}
