@@ -55,6 +55,8 @@ def _check_package(out, arch, feature_dim, patch, fp16=False):
         assert [o.name for o in model.graph.output] == spec["outputs"]
         assert spec["dtype"] == ("float16" if fp16 else "float32")
         assert model.opset_import[0].version == 17
+        dims = [[d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input]
+        assert dims == ([[1, 3, "height", "width"]] if key != "text_encoder" else [["batch", 77]])
     parity = json.load(open(os.path.join(out, "parity.json")))
     assert set(parity) == expected_files and all(r["passed"] for r in parity.values())
     assert all(v["passed"] for v in m["provenance"]["parity"].values())
