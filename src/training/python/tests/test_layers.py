@@ -133,3 +133,26 @@ def test_real_preset_shapes_follow_released_checkpoints():
     assert dn["blocks.11.ls1.gamma"].shape == (768,)
     assert dn["blocks.0.attn.qkv.bias"].shape == (2304,)
     assert len(dn) == 4 + 1 + 12 * 14 + 2  # patch w/b, cls, pos, regs; 14 tensors per block; norm w/b
+
+
+@pytest.mark.parametrize("name,width,depth,heads,patch,size,mlp,embed,text_width", [
+    ("openai-vit-b-16", 768, 12, 12, 16, 224, 3072, 512, 512),
+    ("openai-vit-l-14", 1024, 24, 16, 14, 224, 4096, 768, 768),
+    ("openai-vit-l-14-336", 1024, 24, 16, 14, 336, 4096, 768, 768),
+    ("eva02-clip-b-16", 768, 12, 12, 16, 224, 2048, 512, 512),
+    ("eva02-clip-l-14-336", 1024, 24, 16, 14, 336, 2730, 768, 768),
+    ("dinov2-vit-b-14-reg", 768, 12, 12, 14, 518, 3072, None, None),
+    ("dinov2-vit-l-14-reg", 1024, 24, 16, 14, 518, 4096, None, None),
+])
+def test_presets_match_released_architectures(name, width, depth, heads, patch, size, mlp, embed, text_width):
+    p = get_preset(name)
+    v = p.vision
+    assert (v.width, v.depth, v.heads, v.patch_size, v.image_size, v.mlp_hidden, v.embed_dim) == (
+        width, depth, heads, patch, size, mlp, embed)
+    assert (p.text.width if p.text else None) == text_width
+    if v.family == "eva02":
+        assert v.rope and v.rope_ref_grid == 16 and v.inner_ln and v.ffn_ln and not v.k_bias and v.mlp == "swiglu"
+    if v.family == "dinov2":
+        assert v.num_registers == 4 and v.layer_scale and v.mean == (0.485, 0.456, 0.406)
+    if v.family == "openai":
+        assert v.mlp == "quick_gelu" and v.ln_pre and not v.patch_bias
