@@ -59,6 +59,60 @@ describe('connectedComponents', () => {
   });
 });
 
+function floodFillReference(m: Uint8Array, w: number, h: number, conn: 4 | 8): number[][] {
+  const seen = new Uint8Array(w * h);
+  const out: number[][] = [];
+  for (let s = 0; s < w * h; s++) {
+    if (!m[s] || seen[s]) continue;
+    const comp: number[] = [];
+    const st = [s];
+    seen[s] = 1;
+    while (st.length) {
+      const p = st.pop()!;
+      comp.push(p);
+      const x = p % w;
+      const y = (p - x) / w;
+      for (let dy = -1; dy <= 1; dy++)
+        for (let dx = -1; dx <= 1; dx++) {
+          if ((!dx && !dy) || (conn === 4 && dx && dy)) continue;
+          const nx = x + dx;
+          const ny = y + dy;
+          const q = ny * w + nx;
+          if (nx >= 0 && ny >= 0 && nx < w && ny < h && m[q] && !seen[q]) {
+            seen[q] = 1;
+            st.push(q);
+          }
+        }
+    }
+    out.push(comp.sort((a, b) => a - b));
+  }
+  return out;
+}
+
+describe('connectedComponents vs a flood-fill reference', () => {
+  it('gives the same partition on 40 seeded random masks (4- and 8-connectivity)', () => {
+    let seed = 12345;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    for (let t = 0; t < 40; t++) {
+      const w = 5 + Math.floor(rnd() * 30);
+      const h = 5 + Math.floor(rnd() * 30);
+      const density = 0.2 + rnd() * 0.5;
+      const m = new Uint8Array(w * h).map(() => (rnd() < density ? 1 : 0));
+      for (const conn of [4, 8] as const) {
+        const ref = floodFillReference(m, w, h, conn);
+        const { labels, components } = connectedComponents(m, w, h, 1, conn);
+        expect(components.length).toBe(ref.length);
+        ref.forEach((comp, k) => {
+          const l = labels[comp[0]];
+          expect(l).toBe(components[k].label);
+          expect(comp.every((p) => labels[p] === l)).toBe(true);
+          expect(components[k].areaPx).toBe(comp.length);
+        });
+      }
+    }
+  });
+});
+
 describe('masksFromDenseFeatures (synthetic features with a known answer)', () => {
   it('recovers the region whose features match each query (IoU > 0.9) and leaves background empty', () => {
     // 8x8 grid, D = 4: a "mug" block at grid x 1..3, y 1..4, a "box" block at x 4..6, y 5..7, background elsewhere.

@@ -40,13 +40,24 @@ export function similarityLogits(
     );
   }
   const out = new Float32Array(nClasses * P);
+  const fd = f.data;
   for (let p = 0; p < P; p++) {
     const fo = p * D;
     for (let c = 0; c < nClasses; c++) {
       const to = c * D;
-      let s = 0;
-      for (let d = 0; d < D; d++) s += f.data[fo + d] * text[to + d];
-      out[c * P + p] = s * scale;
+      let s0 = 0;
+      let s1 = 0;
+      let s2 = 0;
+      let s3 = 0;
+      let d = 0;
+      for (; d + 3 < D; d += 4) {
+        s0 += fd[fo + d] * text[to + d];
+        s1 += fd[fo + d + 1] * text[to + d + 1];
+        s2 += fd[fo + d + 2] * text[to + d + 2];
+        s3 += fd[fo + d + 3] * text[to + d + 3];
+      }
+      for (; d < D; d++) s0 += fd[fo + d] * text[to + d];
+      out[c * P + p] = (s0 + s1 + s2 + s3) * scale;
     }
   }
   return out;
@@ -104,29 +115,44 @@ export function upsampleTaps(plan: ResizePlan): UpsampleTaps {
   return { x0: tx.i0, x1: tx.i1, fx: tx.f, y0: ty.i0, y1: ty.i1, fy: ty.f };
 }
 
-/** Bilinear upsampling of one grid map [gh*gw] to the frame [srcH*srcW]. */
+/**
+ * Bilinear upsampling of one grid map [gh*gw] to the frame [srcH*srcW]: first along x for every grid row, then a
+ * lerp between two of those rows per frame row. `rowScratch` (gh*srcW) may be passed to avoid an allocation.
+ */
 export function upsampleToFrame(
   grid: Float32Array,
   plan: ResizePlan,
   taps = upsampleTaps(plan),
   out?: Float32Array,
+  rowScratch?: Float32Array,
 ): Float32Array {
   const W = plan.srcWidth;
   const H = plan.srcHeight;
   const gw = plan.gridWidth;
+  const gh = plan.gridHeight;
   const dst = out ?? new Float32Array(W * H);
-  for (let y = 0; y < H; y++) {
-    const r0 = taps.y0[y] * gw;
-    const r1 = taps.y1[y] * gw;
-    const fy = taps.fy[y];
-    const o = y * W;
+  const rows = rowScratch && rowScratch.length >= gh * W ? rowScratch : new Float32Array(gh * W);
+  const { x0, x1, fx } = taps;
+  for (let gy = 0; gy < gh; gy++) {
+    const g = gy * gw;
+    const o = gy * W;
     for (let x = 0; x < W; x++) {
-      const a = taps.x0[x];
-      const b = taps.x1[x];
-      const fx = taps.fx[x];
-      const top = grid[r0 + a] + (grid[r0 + b] - grid[r0 + a]) * fx;
-      const bot = grid[r1 + a] + (grid[r1 + b] - grid[r1 + a]) * fx;
-      dst[o + x] = top + (bot - top) * fy;
+      const a = grid[g + x0[x]];
+      rows[o + x] = a + (grid[g + x1[x]] - a) * fx[x];
+    }
+  }
+  for (let y = 0; y < H; y++) {
+    const r0 = taps.y0[y] * W;
+    const r1 = taps.y1[y] * W;
+    const f = taps.fy[y];
+    const o = y * W;
+    if (f === 0 || r0 === r1) {
+      dst.set(rows.subarray(r0, r0 + W), o);
+      continue;
+    }
+    for (let x = 0; x < W; x++) {
+      const a = rows[r0 + x];
+      dst[o + x] = a + (rows[r1 + x] - a) * f;
     }
   }
   return dst;
@@ -142,8 +168,9 @@ export interface Component {
 }
 
 /**
- * Connected components (8- or 4-connectivity) of `mask` (non-zero = on). Components smaller than `minAreaPx`
- * are removed from the labels (set to 0). Returns labels (Int32Array, 0 = none) and the kept components.
+ * Connected components (8- or 4-connectivity) of `mask` (non-zero = on), by run-length labelling with
+ * union-find. Components smaller than `minAreaPx` are dropped (label 0). Labels are 1-based, numbered in raster
+ * order of each component's first pixel. Returns the labels image and the kept components.
  */
 export function connectedComponents(
   mask: Uint8Array,
@@ -155,72 +182,80 @@ export function connectedComponents(
   const n = width * height;
   if (mask.length !== n)
     throw new PerceptionInputError('mask', `length ${mask.length} != ${width}x${height}`);
-  const labels = new Int32Array(n);
-  const stack = new Int32Array(n);
+  const maxRuns = Math.ceil(width / 2) * height;
+  const rStart = new Int32Array(maxRuns);
+  const rEnd = new Int32Array(maxRuns); // exclusive
+  const rRow = new Int32Array(maxRuns);
+  const parent = new Int32Array(maxRuns);
+  const find = (x: number): number => {
+    while (parent[x] !== x) {
+      parent[x] = parent[parent[x]];
+      x = parent[x];
+    }
+    return x;
+  };
+  const slack = connectivity === 8 ? 1 : 0;
+  let nRuns = 0;
+  let prevFirst = 0;
+  let prevLast = 0; // runs of the previous row: [prevFirst, prevLast)
+  for (let y = 0; y < height; y++) {
+    const off = y * width;
+    const rowFirst = nRuns;
+    let j = prevFirst;
+    for (let x = 0; x < width;) {
+      if (!mask[off + x]) {
+        x++;
+        continue;
+      }
+      const s0 = x;
+      while (x < width && mask[off + x]) x++;
+      const r = nRuns++;
+      rStart[r] = s0;
+      rEnd[r] = x;
+      rRow[r] = y;
+      parent[r] = r;
+      // previous-row runs overlapping [s0 - slack, x + slack)
+      while (j < prevLast && rEnd[j] + slack <= s0) j++;
+      for (let k = j; k < prevLast && rStart[k] < x + slack; k++) {
+        const a = find(k);
+        const b = find(r);
+        if (a !== b) {
+          if (a < b) parent[b] = a;
+          else parent[a] = b;
+        }
+      }
+    }
+    prevFirst = rowFirst;
+    prevLast = nRuns;
+  }
+  const area = new Int32Array(nRuns);
+  const x0 = new Int32Array(nRuns).fill(width);
+  const y0 = new Int32Array(nRuns).fill(height);
+  const x1 = new Int32Array(nRuns).fill(-1);
+  const y1 = new Int32Array(nRuns).fill(-1);
+  for (let r = 0; r < nRuns; r++) {
+    const root = find(r);
+    area[root] += rEnd[r] - rStart[r];
+    if (rStart[r] < x0[root]) x0[root] = rStart[r];
+    if (rEnd[r] - 1 > x1[root]) x1[root] = rEnd[r] - 1;
+    if (rRow[r] < y0[root]) y0[root] = rRow[r];
+    if (rRow[r] > y1[root]) y1[root] = rRow[r];
+  }
+  const labelOf = new Int32Array(nRuns);
   const components: Component[] = [];
   let next = 1;
-  for (let s = 0; s < n; s++) {
-    if (!mask[s] || labels[s]) continue;
+  for (let r = 0; r < nRuns; r++) {
+    if (parent[r] !== r) continue; // roots are the smallest run index, i.e. raster-first
     const label = next++;
-    let top = 0;
-    stack[top++] = s;
-    labels[s] = label;
-    let area = 0;
-    let x0 = width;
-    let y0 = height;
-    let x1 = -1;
-    let y1 = -1;
-    const start = s;
-    while (top > 0) {
-      const p = stack[--top];
-      area++;
-      const y = (p / width) | 0;
-      const x = p - y * width;
-      if (x < x0) x0 = x;
-      if (x > x1) x1 = x;
-      if (y < y0) y0 = y;
-      if (y > y1) y1 = y;
-      for (let dy = -1; dy <= 1; dy++) {
-        const ny = y + dy;
-        if (ny < 0 || ny >= height) continue;
-        for (let dx = -1; dx <= 1; dx++) {
-          if ((dx === 0 && dy === 0) || (connectivity === 4 && dx !== 0 && dy !== 0)) continue;
-          const nx = x + dx;
-          if (nx < 0 || nx >= width) continue;
-          const q = ny * width + nx;
-          if (mask[q] && !labels[q]) {
-            labels[q] = label;
-            stack[top++] = q;
-          }
-        }
-      }
+    if (area[r] >= minAreaPx) {
+      labelOf[r] = label;
+      components.push({ label, areaPx: area[r], box: [x0[r], y0[r], x1[r], y1[r]] });
     }
-    if (area >= minAreaPx) {
-      components.push({ label, areaPx: area, box: [x0, y0, x1, y1] });
-    } else {
-      // erase: flood again over this label
-      let t = 0;
-      stack[t++] = start;
-      labels[start] = 0;
-      while (t > 0) {
-        const p = stack[--t];
-        const y = (p / width) | 0;
-        const x = p - y * width;
-        for (let dy = -1; dy <= 1; dy++) {
-          const ny = y + dy;
-          if (ny < 0 || ny >= height) continue;
-          for (let dx = -1; dx <= 1; dx++) {
-            const nx = x + dx;
-            if (nx < 0 || nx >= width) continue;
-            const q = ny * width + nx;
-            if (labels[q] === label) {
-              labels[q] = 0;
-              stack[t++] = q;
-            }
-          }
-        }
-      }
-    }
+  }
+  const labels = new Int32Array(n);
+  for (let r = 0; r < nRuns; r++) {
+    const l = labelOf[find(r)];
+    if (l) labels.fill(l, rRow[r] * width + rStart[r], rRow[r] * width + rEnd[r]);
   }
   return { labels, components };
 }
@@ -234,8 +269,15 @@ export interface Instance2d {
   areaPx: number;
   /** Inclusive pixel box [x0, y0, x1, y1] in frame pixels. */
   box: [number, number, number, number];
-  /** Binary mask over the whole frame (1 = instance), width*height. */
-  mask: Uint8Array;
+  /** Row-major indices (y * width + x) of the instance's pixels, ascending. See {@link instanceMask}. */
+  pixelIndices: Uint32Array;
+}
+
+/** Full-frame binary mask (1 = instance) of an instance. */
+export function instanceMask(inst: Instance2d, width: number, height: number): Uint8Array {
+  const m = new Uint8Array(width * height);
+  for (let i = 0; i < inst.pixelIndices.length; i++) m[inst.pixelIndices[i]] = 1;
+  return m;
 }
 
 /** Options of {@link masksFromDenseFeatures}. */
@@ -296,6 +338,7 @@ export function masksFromDenseFeatures(
   const probs = softmaxClasses(similarityLogits(f, text, C, logitScale), C);
   const P = f.gridHeight * f.gridWidth;
   const taps = upsampleTaps(plan);
+  const rowScratch = new Float32Array(plan.gridHeight * plan.srcWidth);
   const W = plan.srcWidth;
   const H = plan.srcHeight;
   const gridScores: Float32Array[] = [];
@@ -303,13 +346,13 @@ export function masksFromDenseFeatures(
   for (let q = 0; q < Q; q++) {
     const g = probs.slice(q * P, (q + 1) * P);
     gridScores.push(g);
-    scoreMaps.push(upsampleToFrame(g, plan, taps));
+    scoreMaps.push(upsampleToFrame(g, plan, taps, undefined, rowScratch));
   }
   let bgUp: Float32Array | null = null;
   if (B > 0) {
     const bgMax = new Float32Array(P);
     for (let c = Q; c < C; c++) for (let p = 0; p < P; p++) bgMax[p] = Math.max(bgMax[p], probs[c * P + p]);
-    bgUp = upsampleToFrame(bgMax, plan, taps);
+    bgUp = upsampleToFrame(bgMax, plan, taps, undefined, rowScratch);
   }
   const masks: Uint8Array[] = [];
   const instances2d: Instance2d[] = [];
@@ -329,29 +372,34 @@ export function masksFromDenseFeatures(
       if (best) m[i] = 1;
     }
     const cc = connectedComponents(m, W, H, minArea, opts.connectivity ?? 8);
-    m.fill(0);
-    const byLabel = new Map<number, { sum: number; mask: Uint8Array }>();
-    for (const c of cc.components) byLabel.set(c.label, { sum: 0, mask: new Uint8Array(W * H) });
+    const nLabels = cc.components.reduce((a, c) => Math.max(a, c.label), 0) + 1;
+    const slot = new Int32Array(nLabels).fill(-1);
+    cc.components.forEach((c, k) => (slot[c.label] = k));
+    const sums = new Float64Array(cc.components.length);
+    const fill = new Int32Array(cc.components.length);
+    const pix = cc.components.map((c) => new Uint32Array(c.areaPx));
+    const labels = cc.labels;
     for (let i = 0; i < W * H; i++) {
-      const l = cc.labels[i];
-      if (l === 0) continue;
-      m[i] = 1;
-      const e = byLabel.get(l)!;
-      e.sum += s[i];
-      e.mask[i] = 1;
+      const l = labels[i];
+      if (l === 0) {
+        m[i] = 0;
+        continue;
+      }
+      const k = slot[l];
+      sums[k] += s[i];
+      pix[k][fill[k]++] = i;
     }
     masks.push(m);
-    for (const c of cc.components) {
-      const e = byLabel.get(c.label)!;
+    cc.components.forEach((c, k) => {
       instances2d.push({
         queryIndex: q,
         query: queries[q],
-        score: e.sum / c.areaPx,
+        score: sums[k] / c.areaPx,
         areaPx: c.areaPx,
         box: c.box,
-        mask: e.mask,
+        pixelIndices: pix[k],
       });
-    }
+    });
   }
   return { width: W, height: H, scoreMaps, masks, instances2d, gridScores };
 }

@@ -248,32 +248,37 @@ export function preprocessImage(
   const out = scratch.out!;
   const src = img.data;
   const C = enc.channels;
+  const oR = enc.r;
+  const oG = enc.g;
+  const oB = enc.b;
+  const xStart = wx.start;
+  const xCount = wx.count;
+  const xW = wx.weights;
+  const xTaps = wx.maxTaps;
   // Pass 1: horizontal resample of every source row into rows[y][x][rgb] (still 0..255).
   for (let y = 0; y < img.height; y++) {
     const rowOff = y * step;
-    const dstOff = y * cw * 3;
+    let d = y * cw * 3;
     for (let x = 0; x < cw; x++) {
-      const s0 = wx.start[x];
-      const n = wx.count[x];
-      const wo = x * wx.maxTaps;
+      const n = xCount[x];
+      let wo = x * xTaps;
+      let p = rowOff + xStart[x] * C;
       let r = 0;
       let g = 0;
       let b = 0;
-      for (let k = 0; k < n; k++) {
-        const w = wx.weights[wo + k];
-        const p = rowOff + (s0 + k) * C;
-        r += w * src[p + enc.r];
-        g += w * src[p + enc.g];
-        b += w * src[p + enc.b];
+      for (let k = 0; k < n; k++, wo++, p += C) {
+        const w = xW[wo];
+        r += w * src[p + oR];
+        g += w * src[p + oG];
+        b += w * src[p + oB];
       }
-      const d = dstOff + x * 3;
-      rows[d] = r;
-      rows[d + 1] = g;
-      rows[d + 2] = b;
+      rows[d++] = r;
+      rows[d++] = g;
+      rows[d++] = b;
     }
   }
   // Pass 2: vertical resample + normalise into planar NCHW.
-  out.fill(0);
+  if (plan.contentWidth !== W || plan.contentHeight !== H) out.fill(0);
   const plane = H * W;
   const sr = 1 / (255 * std[0]);
   const sg = 1 / (255 * std[1]);
@@ -281,18 +286,28 @@ export function preprocessImage(
   const orr = mean[0] / std[0];
   const og = mean[1] / std[1];
   const ob = mean[2] / std[2];
+  const rowLen = cw * 3;
   for (let y = 0; y < ch; y++) {
     const s0 = wy.start[y];
     const n = wy.count[y];
     const wo = y * wy.maxTaps;
     const outRow = (y + plan.contentY) * W + plan.contentX;
+    if (n === 1) {
+      const base = s0 * rowLen;
+      for (let x = 0, p = base; x < cw; x++, p += 3) {
+        const o = outRow + x;
+        out[o] = rows[p] * sr - orr;
+        out[plane + o] = rows[p + 1] * sg - og;
+        out[2 * plane + o] = rows[p + 2] * sb - ob;
+      }
+      continue;
+    }
     for (let x = 0; x < cw; x++) {
       let r = 0;
       let g = 0;
       let b = 0;
-      for (let k = 0; k < n; k++) {
+      for (let k = 0, p = s0 * rowLen + x * 3; k < n; k++, p += rowLen) {
         const w = wy.weights[wo + k];
-        const p = ((s0 + k) * cw + x) * 3;
         r += w * rows[p];
         g += w * rows[p + 1];
         b += w * rows[p + 2];
