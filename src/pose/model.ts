@@ -2,9 +2,10 @@ import type { Pose } from '../types';
 import { FPFH_DIM, computeFpfh, matchFeatures } from '../geometry/fpfh';
 import { voxelDownSample } from '../geometry/filters';
 import { KdTree } from '../geometry/kdtree';
-import { poseInverse } from '../geometry/linalg';
+import { mat3Det, mat3Vec, poseCompose, poseInverse } from '../geometry/linalg';
 import { estimateNormals, orientNormalsConsistent } from '../geometry/normals';
 import {
+  computeCentroid,
   computeDiameter,
   pointCount,
   removeNonFinite,
@@ -29,6 +30,8 @@ export interface PreparedModel {
   cloud: PointCloud;
   fpfh: Float32Array;
   tree: KdTree;
+  /** Centroid of the model points (object frame). */
+  centroidM: Float64Array;
   fpfhMaxNeighbors: number;
   symmetries?: ModelSymmetries;
 }
@@ -60,6 +63,7 @@ export function prepareObjectModel(model: ObjectModel, options: PrepareModelOpti
     cloud,
     fpfh,
     tree,
+    centroidM: computeCentroid(cloud.points),
     fpfhMaxNeighbors,
     symmetries: model.symmetries,
   };
@@ -85,8 +89,37 @@ export interface ModelPoseOptions {
    * pose (default: initialPose when given). Keeps tracked symmetric objects from flipping between frames.
    */
   referencePose?: Pose;
+  /** Below this coarse fitness, the 24 cube-group flips of the best hypothesis are also tried (default 0.9). */
+  flipSearchBelowFitness?: number;
   /** Scene points whose features are matched (even subsample; default 400). */
   maxKeypoints?: number;
+}
+
+let CUBE_GROUP: Float64Array[] | null = null;
+
+/** The 23 non-identity rotations mapping the coordinate axes onto themselves (signed permutation matrices, det +1). */
+function cubeGroup(): Float64Array[] {
+  if (CUBE_GROUP) return CUBE_GROUP;
+  const out: Float64Array[] = [];
+  const perms = [
+    [0, 1, 2],
+    [0, 2, 1],
+    [1, 0, 2],
+    [1, 2, 0],
+    [2, 0, 1],
+    [2, 1, 0],
+  ];
+  for (const p of perms) {
+    for (let s = 0; s < 8; s++) {
+      const R = new Float64Array(9);
+      for (let r = 0; r < 3; r++) R[r * 3 + p[r]] = s & (1 << r) ? -1 : 1;
+      const det = mat3Det(R);
+      const isId = R[0] === 1 && R[4] === 1 && R[8] === 1;
+      if (det > 0 && !isId) out.push(R);
+    }
+  }
+  CUBE_GROUP = out;
+  return out;
 }
 
 /** `count` indices spread evenly over [0, n) (all of them when n <= count). */
@@ -187,6 +220,29 @@ export function estimateModelPose(
         (Math.abs(cur.fitness - coarse.fitness) <= 1e-9 && cur.inlierRmseM < coarse.inlierRmseM)
       ) {
         coarse = cur;
+      }
+    }
+    // ambiguous fit (typical of box-like shapes flipped onto a similar face): also try the 23 other rotations of
+    // the cube group about the model centroid, starting from the best hypothesis
+    const flipBelow = options.flipSearchBelowFitness ?? 0.9;
+    if (coarse && coarse.fitness < flipBelow) {
+      const c = model.centroidM;
+      for (const G of cubeGroup()) {
+        const Gc = mat3Vec(G, c);
+        const flip: Pose = { R: G, tM: new Float64Array([c[0] - Gc[0], c[1] - Gc[1], c[2] - Gc[2]]) };
+        const cur = registrationIcp(sub, model.cloud, poseCompose(flip, coarse.pose), {
+          maxCorrespondenceDistanceM: 3 * v,
+          method: 'point-to-plane',
+          robust: { kind: 'tukey', kM: 3 * v },
+          maxIterations: 12,
+          targetTree: model.tree,
+        });
+        const fit = evaluateRegistration(down, model.cloud, cur.pose, 1.5 * v, model.tree);
+        if (fit.fitness > coarse.fitness + 1e-9) {
+          cur.fitness = fit.fitness;
+          cur.inlierRmseM = fit.inlierRmseM;
+          coarse = cur;
+        }
       }
     }
     let best: RegistrationResult | null = null;
