@@ -8,3 +8,4 @@ export * from './session';
 export * from './preprocess';
 export * from './masks';
 export * from './perceiver';
+export * from './sliding';

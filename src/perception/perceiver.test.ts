@@ -121,6 +121,24 @@ describe('Perceiver on the analytic tiny package (known masks)', () => {
   });
 });
 
+describe('Perceiver sliding-window inference', () => {
+  it('gives the same masks as a single pass on the patch-local analytic package', async () => {
+    const s = scene();
+    const opts = { device: 'cpu' as const, logger: capture(), minAreaPx: 32 };
+    const a = await Perceiver.load(path.join(MODELS, 'tiny-analytic'), opts);
+    const b = await Perceiver.load(path.join(MODELS, 'tiny-analytic'), {
+      ...opts,
+      slidingWindow: { tilePx: 16, stridePx: 8 },
+    });
+    const ra = await a.segment({ rgb: s }, ['red', 'blue']);
+    const rb = await b.segment({ rgb: s }, ['red', 'blue']);
+    expect(iou(rb.masks[0], ra.masks[0])).toBeGreaterThan(0.999);
+    expect(iou(rb.masks[1], ra.masks[1])).toBeGreaterThan(0.999);
+    expect(iou(rb.masks[0], s.red)).toBeGreaterThan(0.9);
+    await Promise.all([a.release(), b.release()]);
+  });
+});
+
 describe('Perceiver on the random tiny packages', () => {
   it.each(['tiny-random', 'tiny-random-fp16'])(
     '%s runs end to end and returns frame-size maps',

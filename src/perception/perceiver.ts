@@ -10,7 +10,7 @@
  */
 import { PerceptionInputError } from './errors';
 import type { ModelManifest } from './manifest';
-import { Instance2d, MaskOptions, masksFromDenseFeatures } from './masks';
+import { DenseFeatures, Instance2d, MaskOptions, masksFromDenseFeatures } from './masks';
 import { LoadPackageOptions, loadModelPackage, loadTokenizer, ModelPackage } from './package';
 import {
   PreprocessScratch,
@@ -22,6 +22,7 @@ import {
   resizeOptionsFromManifest,
 } from './preprocess';
 import { ConcreteDevice, OnnxModel, PerceptionLogger, SessionManagerOptions, stderrLogger } from './session';
+import { SlidingWindowOptions, slidingWindowFeatures } from './sliding';
 import { Tokenizer, tokenizeBatch } from './tokenizer';
 
 /** Default background prompts every query is scored against. */
@@ -39,6 +40,11 @@ export interface PerceiverOptions extends SessionManagerOptions, LoadPackageOpti
   skipWarmup?: boolean;
   /** Max cached query embeddings (default 1024). */
   textCacheSize?: number;
+  /**
+   * Sliding-window inference: when the network input is larger than `tilePx` on a side, encode overlapping tiles
+   * and average their features. Needs a model with dynamic H,W, or tilePx equal to a fixed input size.
+   */
+  slidingWindow?: SlidingWindowOptions;
 }
 
 /** Per-stage wall time of one segment() call, milliseconds. */
@@ -258,14 +264,10 @@ export class Perceiver {
     const bgEmb = new Float32Array(bgPrompts.length * D);
     for (let i = 0; i < bgPrompts.length; i++) bgEmb.set(await this.embedText(bgPrompts[i], warnings), i * D);
     const t2 = now();
-    const spec = m.files.image_encoder;
-    const out = await this.imageEncoder.run({ [spec.inputs[0]]: { data: pre.pixels, dims: pre.dims } });
-    const dense = out[spec.outputs[0]];
-    const glob = out[spec.outputs[1]];
+    const { dense, global } = await this.encodeImage(pre.pixels, pre.dims[2], pre.dims[3]);
     const t3 = now();
-    const [, gh, gw, dd] = dense.dims;
     const res = masksFromDenseFeatures(
-      { data: dense.data as Float32Array, gridHeight: gh, gridWidth: gw, dim: dd },
+      dense,
       queries.map((q) => q.trim()),
       qEmb,
       bgEmb,
@@ -286,7 +288,7 @@ export class Perceiver {
       masks: res.masks,
       instances2d: res.instances2d,
       plan,
-      globalEmbedding: Float32Array.from(glob.data as Float32Array),
+      globalEmbedding: global,
       timings: {
         preprocessMs: t1 - t0,
         textMs: t2 - t1,
@@ -296,6 +298,54 @@ export class Perceiver {
       },
       warnings,
     };
+  }
+
+  /**
+   * Runs the image encoder on normalised NCHW pixels [1,3,H,W] (sliding-window when configured and the input is
+   * larger than the tile). Returns the dense feature grid and the global embedding (of the whole input, or the
+   * normalised mean of the tiles' global embeddings).
+   */
+  async encodeImage(
+    pixels: Float32Array,
+    heightPx: number,
+    widthPx: number,
+  ): Promise<{ dense: DenseFeatures; global: Float32Array }> {
+    const spec = this.manifest.files.image_encoder;
+    const sw = this.opts.slidingWindow;
+    const runOnce = async (px: Float32Array, h: number, w: number) => {
+      const out = await this.imageEncoder.run({ [spec.inputs[0]]: { data: px, dims: [1, 3, h, w] } });
+      const d = out[spec.outputs[0]];
+      return {
+        dense: d.data as Float32Array,
+        dims: d.dims,
+        global: out[spec.outputs[1]].data as Float32Array,
+      };
+    };
+    if (!sw || (heightPx <= sw.tilePx && widthPx <= sw.tilePx)) {
+      const r = await runOnce(pixels, heightPx, widthPx);
+      const [, gh, gw, dd] = r.dims;
+      return {
+        dense: { data: r.dense, gridHeight: gh, gridWidth: gw, dim: dd },
+        global: Float32Array.from(r.global),
+      };
+    }
+    let globalSum: Float32Array | null = null;
+    const dense = await slidingWindowFeatures(
+      pixels,
+      heightPx,
+      widthPx,
+      this.manifest.image.patch_size,
+      sw,
+      async (px, h, w) => {
+        const r = await runOnce(px, h, w);
+        globalSum ??= new Float32Array(r.global.length);
+        for (let i = 0; i < r.global.length; i++) globalSum[i] += r.global[i];
+        return { data: r.dense, dim: r.dims[3] };
+      },
+    );
+    const g = (globalSum as Float32Array | null) ?? new Float32Array(this.manifest.feature_dim);
+    normalizeInPlace(g);
+    return { dense, global: g };
   }
 
   /** Frees the native sessions. */
