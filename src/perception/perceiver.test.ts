@@ -1,4 +1,6 @@
 /** @jest-environment ./src/perception/ort-jest-environment.ts */
+import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
 import { PerceptionInputError } from './errors';
 import { Perceiver } from './perceiver';
@@ -163,4 +165,31 @@ describe('Perceiver on the random tiny packages', () => {
       await p.release();
     },
   );
+});
+
+describe('Perceiver with a CLIP-BPE package', () => {
+  it('tokenizes with the CLIP BPE and feeds int32 ids (shared CLIP vectors)', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpe-pkg-'));
+    const src = path.join(MODELS, 'tiny-random-bpe');
+    for (const f of fs.readdirSync(src)) fs.copyFileSync(path.join(src, f), path.join(dir, f));
+    await expect(Perceiver.load(dir, { device: 'cpu', logger: capture() })).rejects.toThrow(
+      /bpe_simple_vocab_16e6.txt.gz \(tokenizer.vocab_file\): tokenizer vocabulary missing/,
+    );
+    const shared = path.resolve(__dirname, '../../../shared/data/clip/bpe_simple_vocab_16e6.txt.gz');
+    fs.copyFileSync(shared, path.join(dir, 'bpe_simple_vocab_16e6.txt.gz'));
+    const p = await Perceiver.load(dir, { device: 'cpu', logger: capture() });
+    expect(p.tokenizer.tokenize('a photo of a red mug.').ids.slice(0, 9)).toEqual([
+      49406, 320, 1125, 539, 320, 736, 9722, 269, 49407,
+    ]);
+    const a = await p.embedText('red mug');
+    const b = await p.embedText('blue box');
+    expect(a.length).toBe(16);
+    expect(Math.abs(Math.hypot(...a) - 1)).toBeLessThan(1e-5);
+    expect(Array.from(a)).not.toEqual(Array.from(b));
+    const r = await p.segment({ width: 64, height: 48, data: new Uint8Array(64 * 48 * 3).fill(90) }, [
+      'red mug',
+    ]);
+    expect(r.masks[0].length).toBe(64 * 48);
+    await p.release();
+  });
 });

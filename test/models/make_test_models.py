@@ -6,6 +6,9 @@ Writes (deterministic: seeded weights, fixed export settings):
   tiny-random/        random-weight patch-embed + 1 attention block image encoder (dynamic H,W), embedding +
                       mean-pool text encoder, word tokenizer. Exercises the manifest I/O contract only.
   tiny-random-fp16/   the same graphs converted to float16 (inputs and outputs float16).
+  tiny-random-bpe/     CLIP-BPE tokenizer spec (ids 0..49407 hashed into 97 embedding rows), int32 input_ids.
+                      The BPE vocab is NOT written (it is shared data); tests copy
+                      ../shared/data/clip/bpe_simple_vocab_16e6.txt.gz into a temporary copy of the package.
   tiny-analytic/      hand-set weights whose answer is known: the dense feature of a patch is
                       normalize([relu(r), relu(g), relu(b), 0.5]) of its mean normalised colour, and the text
                       embedding of a prompt is the normalised sum of its words' one-hot embeddings
@@ -81,6 +84,20 @@ class RandomTextEncoder(nn.Module):
         return F.normalize(self.proj(e), dim=-1)
 
 
+class HashedBpeTextEncoder(nn.Module):
+    """input_ids [N,77] int32 (CLIP BPE ids) -> [N,D]: ids mod 97 into a small embedding, masked mean, L2 norm."""
+
+    def __init__(self, dim):
+        super().__init__()
+        self.emb = nn.Embedding(97, dim)
+
+    def forward(self, input_ids):
+        ids = input_ids.long()
+        mask = (ids != 0).to(torch.float32).unsqueeze(-1)
+        e = (self.emb(torch.remainder(ids, 97)) * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        return F.normalize(e, dim=-1)
+
+
 class AnalyticImageEncoder(nn.Module):
     """Dense feature of a patch = normalize([relu(mean r), relu(mean g), relu(mean b), 0.5])."""
 
@@ -132,21 +149,27 @@ def to_fp16(path):
     onnx.save(m16, path)
 
 
-def write_package(out, name, img, txt, dim, logit_scale, source, fp16=False, templates=None):
+def write_package(out, name, img, txt, dim, logit_scale, source, fp16=False, templates=None, bpe=False):
     os.makedirs(out, exist_ok=True)
     img_path = os.path.join(out, "image_encoder.onnx")
     txt_path = os.path.join(out, "text_encoder.onnx")
     export(img, (torch.zeros(1, 3, 32, 48),), img_path, ["pixels"], ["dense_features", "global_embedding"],
            {"pixels": {2: "height", 3: "width"}, "dense_features": {1: "grid_h", 2: "grid_w"}})
-    ids = torch.zeros(2, CONTEXT, dtype=torch.int64)
-    ids[:, 0], ids[:, 1], ids[:, 2] = SOT, 2, EOT
+    ids = torch.zeros(2, CONTEXT, dtype=torch.int32 if bpe else torch.int64)
+    ids[:, 0], ids[:, 1], ids[:, 2] = (49406, 320, 49407) if bpe else (SOT, 2, EOT)
     export(txt, (ids,), txt_path, ["input_ids"], ["text_embeddings"],
            {"input_ids": {0: "batch"}, "text_embeddings": {0: "batch"}})
     if fp16:
         to_fp16(img_path)
         to_fp16(txt_path)
-    with open(os.path.join(out, "vocab.txt"), "w", encoding="utf-8") as f:
-        f.write("\n".join(VOCAB) + "\n")
+    if bpe:
+        tokenizer = {"type": "clip-bpe", "vocab_file": "bpe_simple_vocab_16e6.txt.gz", "context_length": CONTEXT,
+                     "sot_id": 49406, "eot_id": 49407, "pad_id": 0}
+    else:
+        with open(os.path.join(out, "vocab.txt"), "w", encoding="utf-8") as f:
+            f.write("\n".join(VOCAB) + "\n")
+        tokenizer = {"type": "word", "vocab_file": "vocab.txt", "context_length": CONTEXT, "lowercase": True,
+                     "sot_id": SOT, "eot_id": EOT, "unk_id": 1, "pad_id": 0}
     dtype = "float16" if fp16 else "float32"
     manifest = {
         "format_version": 1,
@@ -157,9 +180,8 @@ def write_package(out, name, img, txt, dim, logit_scale, source, fp16=False, tem
                   "mean": MEAN, "std": STD},
         "feature_dim": dim,
         "logit_scale": logit_scale,
-        "tokenizer": {"type": "word", "vocab_file": "vocab.txt", "context_length": CONTEXT, "lowercase": True,
-                      "sot_id": SOT, "eot_id": EOT, "unk_id": 1, "pad_id": 0},
-        "text": {"input_dtype": "int64"},
+        "tokenizer": tokenizer,
+        "text": {"input_dtype": "int32" if bpe else "int64"},
         "prompt_templates": templates or ["a photo of a {}.", "{}"],
         "files": {
             "image_encoder": {"file": "image_encoder.onnx", "sha256": sha256_file(img_path), "inputs": ["pixels"],
@@ -186,6 +208,9 @@ def main():
                   "random init (test), seed 0")
     write_package(os.path.join(args.out, "tiny-random-fp16"), "tiny-random-fp16", img, txt, dim, 100.0,
                   "random init (test), seed 0, float16", fp16=True)
+    torch.manual_seed(1)
+    write_package(os.path.join(args.out, "tiny-random-bpe"), "tiny-random-bpe", img, HashedBpeTextEncoder(dim), dim,
+                  100.0, "random init (test), seed 1, CLIP BPE ids hashed", bpe=True)
     write_package(os.path.join(args.out, "tiny-analytic"), "tiny-analytic", AnalyticImageEncoder(),
                   AnalyticTextEncoder(), 4, 50.0, "hand-set weights (test): colour one-hot features")
 
