@@ -179,6 +179,34 @@ export function connectedComponents(
   minAreaPx = 1,
   connectivity: 4 | 8 = 8,
 ): { labels: Int32Array; components: Component[] } {
+  const r = labelRuns(mask, width, height, minAreaPx, connectivity);
+  const labels = new Int32Array(width * height);
+  for (let k = 0; k < r.nRuns; k++) {
+    const l = r.runLabel[k];
+    if (l) labels.fill(l, r.rRow[k] * width + r.rStart[k], r.rRow[k] * width + r.rEnd[k]);
+  }
+  return { labels, components: r.components };
+}
+
+/** Horizontal runs of a mask with their component label (0 = dropped as too small). */
+export interface LabelledRuns {
+  nRuns: number;
+  rStart: Int32Array;
+  /** Exclusive end column. */
+  rEnd: Int32Array;
+  rRow: Int32Array;
+  runLabel: Int32Array;
+  components: Component[];
+}
+
+/** Run-length connected-component labelling (the core of {@link connectedComponents}). */
+export function labelRuns(
+  mask: Uint8Array,
+  width: number,
+  height: number,
+  minAreaPx = 1,
+  connectivity: 4 | 8 = 8,
+): LabelledRuns {
   const n = width * height;
   if (mask.length !== n)
     throw new PerceptionInputError('mask', `length ${mask.length} != ${width}x${height}`);
@@ -252,12 +280,9 @@ export function connectedComponents(
       components.push({ label, areaPx: area[r], box: [x0[r], y0[r], x1[r], y1[r]] });
     }
   }
-  const labels = new Int32Array(n);
-  for (let r = 0; r < nRuns; r++) {
-    const l = labelOf[find(r)];
-    if (l) labels.fill(l, rRow[r] * width + rStart[r], rRow[r] * width + rEnd[r]);
-  }
-  return { labels, components };
+  const runLabel = new Int32Array(nRuns);
+  for (let r = 0; r < nRuns; r++) runLabel[r] = labelOf[find(r)];
+  return { nRuns, rStart, rEnd, rRow, runLabel, components };
 }
 
 /** One 2D instance of a query. */
@@ -316,6 +341,7 @@ export function masksFromDenseFeatures(
   opts: MaskOptions = {},
 ): MaskResult {
   const Q = queries.length;
+  if (Q > 127) throw new PerceptionInputError('queries', `${Q} queries; at most 127 per call`);
   const D = f.dim;
   const B = bgEmb.length / D;
   if (!Number.isInteger(B))
@@ -354,43 +380,64 @@ export function masksFromDenseFeatures(
     for (let c = Q; c < C; c++) for (let p = 0; p < P; p++) bgMax[p] = Math.max(bgMax[p], probs[c * P + p]);
     bgUp = upsampleToFrame(bgMax, plan, taps, undefined, rowScratch);
   }
-  const masks: Uint8Array[] = [];
+  const masks: Uint8Array[] = scoreMaps.map(() => new Uint8Array(W * H));
   const instances2d: Instance2d[] = [];
+  // The winning query of each pixel: max score, >= the best background prompt (ties go to the query), then
+  // >= threshold. Tight per-map loops (monomorphic typed-array access).
+  const N = W * H;
+  const bestV = bgUp ?? new Float32Array(N);
+  const bestQ = new Int8Array(N).fill(-1);
   for (let q = 0; q < Q; q++) {
-    const s = scoreMaps[q];
-    const m = new Uint8Array(W * H);
-    for (let i = 0; i < W * H; i++) {
-      const v = s[i];
-      if (v < threshold || (bgUp && bgUp[i] > v)) continue;
-      let best = true;
-      for (let k = 0; k < Q; k++) {
-        if (k !== q && scoreMaps[k][i] > v) {
-          best = false;
-          break;
+    const sq = scoreMaps[q];
+    if (q === 0) {
+      for (let i = 0; i < N; i++) {
+        if (sq[i] >= bestV[i]) {
+          bestV[i] = sq[i];
+          bestQ[i] = 0;
         }
       }
-      if (best) m[i] = 1;
+    } else {
+      for (let i = 0; i < N; i++) {
+        if (sq[i] > bestV[i] || (bestQ[i] < 0 && sq[i] === bestV[i])) {
+          bestV[i] = sq[i];
+          bestQ[i] = q;
+        }
+      }
     }
-    const cc = connectedComponents(m, W, H, minArea, opts.connectivity ?? 8);
-    const nLabels = cc.components.reduce((a, c) => Math.max(a, c.label), 0) + 1;
-    const slot = new Int32Array(nLabels).fill(-1);
-    cc.components.forEach((c, k) => (slot[c.label] = k));
-    const sums = new Float64Array(cc.components.length);
-    const fill = new Int32Array(cc.components.length);
-    const pix = cc.components.map((c) => new Uint32Array(c.areaPx));
-    const labels = cc.labels;
-    for (let i = 0; i < W * H; i++) {
-      const l = labels[i];
+  }
+  for (let i = 0; i < N; i++) {
+    const q = bestQ[i];
+    if (q >= 0 && bestV[i] >= threshold) masks[q][i] = 1;
+  }
+  for (let q = 0; q < Q; q++) {
+    const s = scoreMaps[q];
+    const m = masks[q];
+    const runs = labelRuns(m, W, H, minArea, opts.connectivity ?? 8);
+    const slot = new Int32Array(runs.components.reduce((x, c) => Math.max(x, c.label), 0) + 1);
+    runs.components.forEach((c, k) => (slot[c.label] = k));
+    const sums = new Float64Array(runs.components.length);
+    const fill = new Int32Array(runs.components.length);
+    const pix = runs.components.map((c) => new Uint32Array(c.areaPx));
+    for (let r = 0; r < runs.nRuns; r++) {
+      const a = runs.rRow[r] * W + runs.rStart[r];
+      const b = runs.rRow[r] * W + runs.rEnd[r];
+      const l = runs.runLabel[r];
       if (l === 0) {
-        m[i] = 0;
+        m.fill(0, a, b);
         continue;
       }
       const k = slot[l];
-      sums[k] += s[i];
-      pix[k][fill[k]++] = i;
+      const dst = pix[k];
+      let f = fill[k];
+      let sum = 0;
+      for (let i = a; i < b; i++) {
+        sum += s[i];
+        dst[f++] = i;
+      }
+      fill[k] = f;
+      sums[k] += sum;
     }
-    masks.push(m);
-    cc.components.forEach((c, k) => {
+    runs.components.forEach((c, k) => {
       instances2d.push({
         queryIndex: q,
         query: queries[q],
