@@ -74,7 +74,7 @@ async function main(): Promise<void> {
   }
   const q = new Float32Array(3 * D).map(() => Math.random() - 0.5);
   const bg = new Float32Array(4 * D).map(() => Math.random() - 0.5);
-  await time('mask post-processing 3 queries + 4 bg, 28x28x512 -> 640x480', 30, () =>
+  await time('mask post-processing 3 queries + 4 bg, 28x28x512 -> 640x480 (random features)', 30, () =>
     masksFromDenseFeatures(
       { data: feats, gridHeight: 28, gridWidth: 28, dim: D },
       ['a', 'b', 'c'],
@@ -84,6 +84,44 @@ async function main(): Promise<void> {
       plan,
       {
         threshold: 0.3,
+        minAreaPx: 64,
+      },
+    ),
+  );
+
+  // Realistic case: piecewise-constant features (3 objects + background), as a trained model gives.
+  const proto = [0, 1, 2, 3].map(() => {
+    const v = new Float32Array(D).map(() => Math.random() - 0.5);
+    const n = Math.hypot(...v);
+    return v.map((x) => x / n);
+  });
+  const smooth = new Float32Array(P * D);
+  for (let y = 0; y < 28; y++)
+    for (let x = 0; x < 28; x++) {
+      const k =
+        x > 3 && x < 10 && y > 5 && y < 15
+          ? 0
+          : x > 14 && x < 22 && y > 3 && y < 9
+            ? 1
+            : x > 15 && y > 18
+              ? 2
+              : 3;
+      smooth.set(proto[k], (y * 28 + x) * D);
+    }
+  const qs = new Float32Array(3 * D);
+  [0, 1, 2].forEach((k) => qs.set(proto[k], k * D));
+  const bgs = new Float32Array(4 * D);
+  for (let k = 0; k < 4; k++) bgs.set(proto[3], k * D);
+  await time('mask post-processing, 3 objects (piecewise-constant features)', 30, () =>
+    masksFromDenseFeatures(
+      { data: smooth, gridHeight: 28, gridWidth: 28, dim: D },
+      ['a', 'b', 'c'],
+      qs,
+      bgs,
+      100,
+      plan,
+      {
+        threshold: 0.5,
         minAreaPx: 64,
       },
     ),

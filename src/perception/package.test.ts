@@ -82,6 +82,7 @@ describe('loadModelPackage', () => {
       /image.input_size.*not a multiple of the patch size 7/,
     );
     expect(() => validateManifest({ ...m, architecture: 'vit' })).toThrow(/\(architecture\)/);
+    expect(() => validateManifest({ ...m, architecture: 'proxyclip' })).toThrow(/\(files.vfm\): missing/);
     expect(() => validateManifest({ ...m, prompt_templates: ['no placeholder'] })).toThrow(
       /prompt_templates/,
     );

@@ -167,6 +167,34 @@ describe('Perceiver on the random tiny packages', () => {
   );
 });
 
+describe('Perceiver with a ProxyCLIP package (vfm.onnx)', () => {
+  it('loads, validates and runs the VFM graph next to the encoders', async () => {
+    const p = await Perceiver.load(path.join(MODELS, 'tiny-proxyclip'), {
+      device: 'auto',
+      logger: capture(),
+    });
+    expect(p.manifest.architecture).toBe('proxyclip');
+    expect(p.devices.vfm).toBe('cpu');
+    const px = new Float32Array(3 * 32 * 48);
+    px.fill(1, 0, 32 * 48); // red channel high everywhere
+    const f = await p.encodeVfm(px, 32, 48);
+    expect([f.gridHeight, f.gridWidth, f.dim]).toEqual([4, 6, 4]);
+    expect(f.data[0]).toBeCloseTo(1 / Math.hypot(1, 0.5), 5);
+    const r = await p.segment({ width: 48, height: 32, data: new Uint8Array(48 * 32 * 3).fill(7) }, ['mug']);
+    expect(r.masks[0].length).toBe(48 * 32);
+    await p.release();
+    const a = await Perceiver.load(path.join(MODELS, 'tiny-analytic'), {
+      device: 'cpu',
+      logger: capture(),
+      skipWarmup: true,
+    });
+    await expect(a.encodeVfm(px, 32, 48)).rejects.toThrow(
+      /vfm: package tiny-analytic \(clip-vanilla\) has no vfm.onnx/,
+    );
+    await a.release();
+  });
+});
+
 describe('Perceiver with a CLIP-BPE package', () => {
   it('tokenizes with the CLIP BPE and feeds int32 ids (shared CLIP vectors)', async () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'bpe-pkg-'));

@@ -348,6 +348,23 @@ export class Perceiver {
     return { dense, global: g };
   }
 
+  /**
+   * Runs vfm.onnx (ProxyCLIP packages only) on the same normalised pixels and returns its patch features
+   * [h', w', Dv] — for inspection and debugging; segment() already uses the in-graph ProxyCLIP attention.
+   */
+  async encodeVfm(pixels: Float32Array, heightPx: number, widthPx: number): Promise<DenseFeatures> {
+    if (!this.vfm) {
+      throw new PerceptionInputError(
+        'vfm',
+        `package ${this.manifest.name} (${this.manifest.architecture}) has no vfm.onnx`,
+      );
+    }
+    const spec = this.manifest.files.vfm!;
+    const out = await this.vfm.run({ [spec.inputs[0]]: { data: pixels, dims: [1, 3, heightPx, widthPx] } });
+    const f = out[spec.outputs[0]];
+    return { data: f.data as Float32Array, gridHeight: f.dims[1], gridWidth: f.dims[2], dim: f.dims[3] };
+  }
+
   /** Frees the native sessions. */
   async release(): Promise<void> {
     await Promise.all([this.imageEncoder.release(), this.textEncoder.release(), this.vfm?.release()]);

@@ -184,13 +184,17 @@ export function axisWeights(srcLen: number, dstLen: number): AxisWeights {
     const hi = Math.min(srcLen, Math.floor(center + support + 0.5));
     let sum = 0;
     let n = 0;
-    for (let j = lo; j < hi && n < maxTaps; j++, n++) {
+    let first = -1;
+    for (let j = lo; j < hi && n < maxTaps; j++) {
       const w = Math.max(0, 1 - Math.abs((j + 0.5 - center) / support));
-      weights[i * maxTaps + n] = w;
+      if (w === 0 && n === 0) continue; // skip leading zero taps
+      if (first < 0) first = j;
+      weights[i * maxTaps + n++] = w;
       sum += w;
     }
+    while (n > 1 && weights[i * maxTaps + n - 1] === 0) n--; // and trailing ones
     if (sum > 0) for (let k = 0; k < n; k++) weights[i * maxTaps + k] /= sum;
-    start[i] = lo;
+    start[i] = first < 0 ? lo : first;
     count[i] = n;
   }
   return { start, count, weights, maxTaps };

@@ -9,6 +9,8 @@ Writes (deterministic: seeded weights, fixed export settings):
   tiny-random-bpe/     CLIP-BPE tokenizer spec (ids 0..49407 hashed into 97 embedding rows), int32 input_ids.
                       The BPE vocab is NOT written (it is shared data); tests copy
                       ../shared/data/clip/bpe_simple_vocab_16e6.txt.gz into a temporary copy of the package.
+  tiny-proxyclip/     architecture 'proxyclip': the tiny-random graphs plus a vfm.onnx (patch colour features,
+                      output "vfm_features"), to exercise loading / validating / running the optional VFM graph.
   tiny-analytic/      hand-set weights whose answer is known: the dense feature of a patch is
                       normalize([relu(r), relu(g), relu(b), 0.5]) of its mean normalised colour, and the text
                       embedding of a prompt is the normalised sum of its words' one-hot embeddings
@@ -132,6 +134,17 @@ class AnalyticTextEncoder(nn.Module):
         return F.normalize(self.emb(input_ids).sum(dim=1), dim=-1)
 
 
+class VfmOnly(nn.Module):
+    """vfm.onnx stand-in: pixels -> vfm_features [1,h,w,4] (the analytic colour features)."""
+
+    def __init__(self):
+        super().__init__()
+        self.enc = AnalyticImageEncoder()
+
+    def forward(self, pixels):
+        return self.enc(pixels)[0]
+
+
 def export(module, args, path, inputs, outputs, dynamic):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -149,7 +162,8 @@ def to_fp16(path):
     onnx.save(m16, path)
 
 
-def write_package(out, name, img, txt, dim, logit_scale, source, fp16=False, templates=None, bpe=False):
+def write_package(out, name, img, txt, dim, logit_scale, source, fp16=False, templates=None, bpe=False,
+                  vfm=None):
     os.makedirs(out, exist_ok=True)
     img_path = os.path.join(out, "image_encoder.onnx")
     txt_path = os.path.join(out, "text_encoder.onnx")
@@ -159,6 +173,9 @@ def write_package(out, name, img, txt, dim, logit_scale, source, fp16=False, tem
     ids[:, 0], ids[:, 1], ids[:, 2] = (49406, 320, 49407) if bpe else (SOT, 2, EOT)
     export(txt, (ids,), txt_path, ["input_ids"], ["text_embeddings"],
            {"input_ids": {0: "batch"}, "text_embeddings": {0: "batch"}})
+    if vfm is not None:
+        export(vfm, (torch.zeros(1, 3, 32, 48),), os.path.join(out, "vfm.onnx"), ["pixels"], ["vfm_features"],
+               {"pixels": {2: "height", 3: "width"}, "vfm_features": {1: "grid_h", 2: "grid_w"}})
     if fp16:
         to_fp16(img_path)
         to_fp16(txt_path)
@@ -175,7 +192,7 @@ def write_package(out, name, img, txt, dim, logit_scale, source, fp16=False, tem
         "format_version": 1,
         "name": name,
         "version": "0.0.1",
-        "architecture": "clip-vanilla",
+        "architecture": "proxyclip" if vfm is not None else "clip-vanilla",
         "image": {"input_size": [32, 32], "resize": "short_side", "patch_size": PATCH, "dynamic_hw": True,
                   "mean": MEAN, "std": STD},
         "feature_dim": dim,
@@ -192,6 +209,9 @@ def write_package(out, name, img, txt, dim, logit_scale, source, fp16=False, tem
         "provenance": {"source": source, "command": "python test/models/make_test_models.py",
                        "exporter": f"torch {torch.__version__}, opset 17"},
     }
+    if vfm is not None:
+        manifest["files"]["vfm"] = {"file": "vfm.onnx", "sha256": sha256_file(os.path.join(out, "vfm.onnx")),
+                                    "inputs": ["pixels"], "outputs": ["vfm_features"], "dtype": dtype}
     with open(os.path.join(out, "model.json"), "w", encoding="utf-8") as f:
         json.dump(manifest, f, indent=2)
         f.write("\n")
@@ -208,6 +228,8 @@ def main():
                   "random init (test), seed 0")
     write_package(os.path.join(args.out, "tiny-random-fp16"), "tiny-random-fp16", img, txt, dim, 100.0,
                   "random init (test), seed 0, float16", fp16=True)
+    write_package(os.path.join(args.out, "tiny-proxyclip"), "tiny-proxyclip", img, txt, dim, 100.0,
+                  "random init (test), seed 0, + colour-feature VFM", vfm=VfmOnly())
     torch.manual_seed(1)
     write_package(os.path.join(args.out, "tiny-random-bpe"), "tiny-random-bpe", img, HashedBpeTextEncoder(dim), dim,
                   100.0, "random init (test), seed 1, CLIP BPE ids hashed", bpe=True)
