@@ -118,6 +118,11 @@ export interface OrganizedClusterOptions {
   /** Depth-proportional part of the tolerance (default 0.02, i.e. 2 cm at 1 m). */
   relTolerance?: number;
   minPoints?: number;
+  /**
+   * Pixels up to this far apart (Chebyshev) may connect, with the gate scaled by the offset: bridges the holes of
+   * sparse or speckled depth (dark surfaces, sensor dropouts). Default 1 (8-connectivity forward half).
+   */
+  gapPx?: number;
 }
 
 /**
@@ -147,26 +152,34 @@ export function organizedClustering(cloud: PointCloud, options: OrganizedCluster
     return i;
   };
   const valid = (i: number) => p[3 * i + 2] - p[3 * i + 2] === 0;
-  const close = (i: number, j: number) => {
+  // adjacent pixels: 3D distance within the gate; pixels `steps` apart (across holes): depth difference within
+  // the gate grown by half per extra step (their lateral gap is bounded by the window)
+  const close = (i: number, j: number, steps: number) => {
+    const tol = abs + rel * p[3 * i + 2];
+    const dz = p[3 * i + 2] - p[3 * j + 2];
+    if (steps > 1) return Math.abs(dz) <= tol * (1 + 0.5 * (steps - 1));
     const dx = p[3 * i] - p[3 * j];
     const dy = p[3 * i + 1] - p[3 * j + 1];
-    const dz = p[3 * i + 2] - p[3 * j + 2];
-    const tol = abs + rel * p[3 * i + 2];
     return dx * dx + dy * dy + dz * dz <= tol * tol;
+  };
+  const gap = Math.max(1, Math.floor(options.gapPx ?? 1));
+  const union = (a: number, b: number) => {
+    const ra = find(a);
+    const rb = find(b);
+    if (ra !== rb) parent[ra < rb ? rb : ra] = ra < rb ? ra : rb;
   };
   for (let v = 0; v < h; v++) {
     for (let u = 0; u < w; u++) {
       const i = v * w + u;
       if (!valid(i)) continue;
-      if (u + 1 < w && valid(i + 1) && close(i, i + 1)) {
-        const a = find(i);
-        const b = find(i + 1);
-        if (a !== b) parent[a < b ? b : a] = a < b ? a : b;
-      }
-      if (v + 1 < h && valid(i + w) && close(i, i + w)) {
-        const a = find(i);
-        const b = find(i + w);
-        if (a !== b) parent[a < b ? b : a] = a < b ? a : b;
+      // forward half of the (2*gap+1)^2 window; the distance gate grows with the pixel offset
+      for (let dv = 0; dv <= gap && v + dv < h; dv++) {
+        for (let du = dv === 0 ? 1 : -gap; du <= gap; du++) {
+          const uu = u + du;
+          if (uu < 0 || uu >= w) continue;
+          const j = i + dv * w + du;
+          if (valid(j) && close(i, j, Math.max(Math.abs(du), dv))) union(i, j);
+        }
       }
     }
   }

@@ -26,6 +26,8 @@ export interface InstanceOptions {
   /** Neighbouring pixels connect when their 3D gap is below absToleranceM + relTolerance * depth. */
   absToleranceM?: number;
   relTolerance?: number;
+  /** Organised clustering links valid pixels up to this many pixels apart (default 3; bridges depth holes). */
+  gapPx?: number;
   /** Flying-pixel filter: a point needs this many of its 8 pixel neighbours within tolerance (default 2; 0 = off). */
   minGridNeighbors?: number;
   /** Optional statistical outlier removal on each instance. */
@@ -262,6 +264,7 @@ export function extractInstances(
         absToleranceM: abs,
         relTolerance: rel,
         minPoints: minPts,
+        gapPx: options.gapPx ?? 3,
       }).clusters;
     }
     if (mergeM > 0 && clusters.length > 1)

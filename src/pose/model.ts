@@ -2,10 +2,11 @@ import type { Pose } from '../types';
 import { FPFH_DIM, computeFpfh, matchFeatures } from '../geometry/fpfh';
 import { voxelDownSample } from '../geometry/filters';
 import { KdTree } from '../geometry/kdtree';
-import { mat3Det, mat3Vec, poseCompose, poseInverse } from '../geometry/linalg';
+import { mat3Det, mat3Identity, mat3Vec, poseCompose, poseInverse, symmetricEigen } from '../geometry/linalg';
 import { estimateNormals, orientNormalsConsistent } from '../geometry/normals';
 import {
   computeCentroid,
+  computeCovariance,
   computeDiameter,
   pointCount,
   removeNonFinite,
@@ -159,9 +160,20 @@ export function estimateModelPose(
         t0,
       );
     }
+    // colinear observations (a thin rod edge-on, a depth artefact) cannot fix a 6D pose
+    const ev = symmetricEigen(computeCovariance(down.points), 3).values;
+    if (!(ev[1] > 1e-4 * ev[2])) {
+      return noPose(
+        'model',
+        'degenerate-geometry',
+        'instance points are colinear; a 6D pose is undetermined',
+        t0,
+      );
+    }
     const tree = new KdTree(down.points);
     down.normals = estimateNormals(down, { radiusM: 2.5 * v, tree });
     const hypotheses: Pose[] = [];
+    let forceFlips = false;
     if (options.initialPose) {
       hypotheses.push(poseInverse(options.initialPose));
     } else {
@@ -197,8 +209,16 @@ export function estimateModelPose(
         topK: Math.max(1, options.hypotheses ?? 8),
       });
       if (res) hypotheses.push(...(res.hypotheses ?? [res.pose]));
-      if (!hypotheses.length)
-        return noPose('model', 'registration-failed', 'RANSAC found no consistent hypothesis', t0);
+      if (!hypotheses.length) {
+        // no consistent feature triple (smooth or repetitive shapes): fall back to centroid alignment + flip search
+        const cs = computeCentroid(down.points);
+        const cm = model.centroidM;
+        hypotheses.push({
+          R: mat3Identity(),
+          tM: new Float64Array([cm[0] - cs[0], cm[1] - cs[1], cm[2] - cs[2]]),
+        });
+        forceFlips = true;
+      }
     }
     // verify each hypothesis by a coarse ICP on a subsample, scored on all points; refine only the best finely
     const sub = m > 250 ? selectByIndex(down, evenSubsample(m, 250)) : down;
@@ -225,7 +245,7 @@ export function estimateModelPose(
     // ambiguous fit (typical of box-like shapes flipped onto a similar face): also try the 23 other rotations of
     // the cube group about the model centroid, starting from the best hypothesis
     const flipBelow = options.flipSearchBelowFitness ?? 0.9;
-    if (coarse && coarse.fitness < flipBelow) {
+    if (coarse && (forceFlips || coarse.fitness < flipBelow)) {
       const c = model.centroidM;
       for (const G of cubeGroup()) {
         const Gc = mat3Vec(G, c);
