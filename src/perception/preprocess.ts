@@ -207,6 +207,110 @@ export interface PreprocessScratch {
   key?: string;
   wx?: AxisWeights;
   wy?: AxisWeights;
+  fx?: FixedTaps;
+  fy?: FixedTaps;
+}
+
+/** Taps padded to a fixed count T (zero weights), with element offsets precomputed (index * stride). */
+interface FixedTaps {
+  T: number;
+  off: Int32Array;
+  w: Float32Array;
+}
+
+function fixedTaps(aw: AxisWeights, stride: number): FixedTaps {
+  const n = aw.start.length;
+  let T = 1;
+  for (let i = 0; i < n; i++) T = Math.max(T, aw.count[i]);
+  const off = new Int32Array(n * T);
+  const w = new Float32Array(n * T);
+  for (let i = 0; i < n; i++) {
+    for (let k = 0; k < T; k++) {
+      const valid = k < aw.count[i];
+      off[i * T + k] = (aw.start[i] + (valid ? k : 0)) * stride;
+      w[i * T + k] = valid ? aw.weights[i * aw.maxTaps + k] : 0;
+    }
+  }
+  return { T, off, w };
+}
+
+/** Horizontal pass with at most 3 taps (the common case: downscale < 2x or any upscale), unrolled. */
+function horizontal3(
+  src: Uint8Array,
+  rows: Float32Array,
+  height: number,
+  step: number,
+  cw: number,
+  fx: FixedTaps,
+  oR: number,
+  oG: number,
+  oB: number,
+): void {
+  const off = fx.off;
+  const wt = fx.w;
+  const T = fx.T;
+  for (let y = 0; y < height; y++) {
+    const rowOff = y * step;
+    let d = y * cw * 3;
+    for (let x = 0; x < cw; x++) {
+      const t = x * T;
+      const p0 = rowOff + off[t];
+      const w0 = wt[t];
+      if (T === 1) {
+        rows[d++] = w0 * src[p0 + oR];
+        rows[d++] = w0 * src[p0 + oG];
+        rows[d++] = w0 * src[p0 + oB];
+        continue;
+      }
+      const p1 = rowOff + off[t + 1];
+      const w1 = wt[t + 1];
+      if (T === 2) {
+        rows[d++] = w0 * src[p0 + oR] + w1 * src[p1 + oR];
+        rows[d++] = w0 * src[p0 + oG] + w1 * src[p1 + oG];
+        rows[d++] = w0 * src[p0 + oB] + w1 * src[p1 + oB];
+        continue;
+      }
+      const p2 = rowOff + off[t + 2];
+      const w2 = wt[t + 2];
+      rows[d++] = w0 * src[p0 + oR] + w1 * src[p1 + oR] + w2 * src[p2 + oR];
+      rows[d++] = w0 * src[p0 + oG] + w1 * src[p1 + oG] + w2 * src[p2 + oG];
+      rows[d++] = w0 * src[p0 + oB] + w1 * src[p1 + oB] + w2 * src[p2 + oB];
+    }
+  }
+}
+
+/** Vertical pass + normalisation with at most 3 taps: whole-row lerps into the three output planes. */
+function vertical3(
+  rows: Float32Array,
+  out: Float32Array,
+  ch: number,
+  cw: number,
+  W: number,
+  plane: number,
+  contentX: number,
+  contentY: number,
+  fy: FixedTaps,
+  scale: readonly number[],
+  offset: readonly number[],
+): void {
+  const T = fy.T;
+  const [sr, sg, sb] = scale;
+  const [orr, og, ob] = offset;
+  for (let y = 0; y < ch; y++) {
+    const t = y * T;
+    const a = fy.off[t];
+    const b = T > 1 ? fy.off[t + 1] : a;
+    const c = T > 2 ? fy.off[t + 2] : a;
+    const w0 = fy.w[t];
+    const w1 = T > 1 ? fy.w[t + 1] : 0;
+    const w2 = T > 2 ? fy.w[t + 2] : 0;
+    let o = (y + contentY) * W + contentX;
+    for (let x = 0, q = 0; x < cw; x++, q += 3, o++) {
+      out[o] = (w0 * rows[a + q] + w1 * rows[b + q] + w2 * rows[c + q]) * sr - orr;
+      out[plane + o] = (w0 * rows[a + q + 1] + w1 * rows[b + q + 1] + w2 * rows[c + q + 1]) * sg - og;
+      out[2 * plane + o] = (w0 * rows[a + q + 2] + w1 * rows[b + q + 2] + w2 * rows[c + q + 2]) * sb - ob;
+    }
+  }
 }
 
 /** Result of {@link preprocessImage}: NCHW pixels [1,3,H,W] and the plan. */
@@ -238,11 +342,13 @@ export function preprocessImage(
   const H = plan.dstHeight;
   const cw = plan.contentWidth;
   const ch = plan.contentHeight;
-  const key = `${img.width}x${img.height}->${cw}x${ch}@${W}x${H}`;
+  const key = `${img.encoding}:${img.width}x${img.height}->${cw}x${ch}@${W}x${H}`;
   if (scratch.key !== key) {
     scratch.key = key;
     scratch.wx = axisWeights(img.width, cw);
     scratch.wy = axisWeights(img.height, ch);
+    scratch.fx = fixedTaps(scratch.wx, enc.channels);
+    scratch.fy = fixedTaps(scratch.wy, cw * 3);
     scratch.rows = new Float32Array(img.height * cw * 3);
     scratch.out = new Float32Array(3 * H * W);
   }
@@ -259,8 +365,12 @@ export function preprocessImage(
   const xCount = wx.count;
   const xW = wx.weights;
   const xTaps = wx.maxTaps;
+  const fx = scratch.fx!;
+  const fy = scratch.fy!;
+  const fast = fx.T <= 3 && fy.T <= 3;
   // Pass 1: horizontal resample of every source row into rows[y][x][rgb] (still 0..255).
-  for (let y = 0; y < img.height; y++) {
+  if (fast) horizontal3(src, rows, img.height, step, cw, fx, oR, oG, oB);
+  for (let y = 0; y < (fast ? 0 : img.height); y++) {
     const rowOff = y * step;
     let d = y * cw * 3;
     for (let x = 0; x < cw; x++) {
@@ -291,6 +401,10 @@ export function preprocessImage(
   const og = mean[1] / std[1];
   const ob = mean[2] / std[2];
   const rowLen = cw * 3;
+  if (fast) {
+    vertical3(rows, out, ch, cw, W, plane, plan.contentX, plan.contentY, fy, [sr, sg, sb], [orr, og, ob]);
+    return { pixels: out, dims: [1, 3, H, W], plan };
+  }
   for (let y = 0; y < ch; y++) {
     const s0 = wy.start[y];
     const n = wy.count[y];
