@@ -151,7 +151,9 @@ export function organizedClustering(cloud: PointCloud, options: OrganizedCluster
     }
     return i;
   };
-  const valid = (i: number) => p[3 * i + 2] - p[3 * i + 2] === 0;
+  const isValid = new Uint8Array(n);
+  for (let i = 0; i < n; i++) isValid[i] = p[3 * i + 2] - p[3 * i + 2] === 0 ? 1 : 0;
+  const valid = (i: number) => isValid[i] === 1;
   // adjacent pixels: 3D distance within the gate; pixels `steps` apart (across holes): depth difference within
   // the gate grown by half per extra step (their lateral gap is bounded by the window)
   const close = (i: number, j: number, steps: number) => {
@@ -172,9 +174,28 @@ export function organizedClustering(cloud: PointCloud, options: OrganizedCluster
     for (let u = 0; u < w; u++) {
       const i = v * w + u;
       if (!valid(i)) continue;
-      // forward half of the (2*gap+1)^2 window; the distance gate grows with the pixel offset
-      for (let dv = 0; dv <= gap && v + dv < h; dv++) {
-        for (let du = dv === 0 ? 1 : -gap; du <= gap; du++) {
+      // forward half of the 3x3 neighbourhood; pixels next to a hole also search the (2*gap+1)^2 window
+      let holey = false;
+      if (gap > 1) {
+        if (u === 0 || v === 0 || u === w - 1 || v === h - 1) holey = true;
+        else {
+          const a = i - w;
+          const b = i + w;
+          holey =
+            (isValid[a - 1] &
+              isValid[a] &
+              isValid[a + 1] &
+              isValid[i - 1] &
+              isValid[i + 1] &
+              isValid[b - 1] &
+              isValid[b] &
+              isValid[b + 1]) ===
+            0;
+        }
+      }
+      const reach = holey ? gap : 1;
+      for (let dv = 0; dv <= reach && v + dv < h; dv++) {
+        for (let du = dv === 0 ? 1 : -reach; du <= reach; du++) {
           const uu = u + du;
           if (uu < 0 || uu >= w) continue;
           const j = i + dv * w + du;

@@ -127,17 +127,35 @@ export function orientedBoundingBox(points: ArrayLike<number>): OrientedBox {
     const l = Math.hypot(v[0], v[1], v[2]) || 1;
     return v.map((x) => x / l);
   });
+  // choose the plane normal on a subsample (<= 1500 points), then fit the winner on all points
+  const n = Math.floor(points.length / 3);
+  const step = Math.max(1, Math.floor(n / 1500));
+  let sample: ArrayLike<number> = points;
+  if (step > 1) {
+    const sub = new Float64Array(3 * Math.ceil(n / step));
+    let k = 0;
+    for (let i = 0; i < n; i += step) {
+      sub[k++] = points[3 * i];
+      sub[k++] = points[3 * i + 1];
+      sub[k++] = points[3 * i + 2];
+    }
+    sample = sub.subarray(0, k);
+  }
   let best: OrientedBox | null = null;
   let bestVol = Infinity;
   for (let a = 0; a < 3; a++) {
-    const box = orientedBoxAboutAxis(points, pca[a], centroid);
+    const box = orientedBoxAboutAxis(sample, pca[a], centroid);
     const vol = box.extentM[0] * box.extentM[1] * box.extentM[2];
-    if (vol < bestVol - 1e-15) {
+    if (vol < bestVol - 1e-15 || !best) {
       bestVol = vol;
       best = box;
     }
   }
-  return best!;
+  if (step === 1) return best!;
+  return fitAlongAxes(
+    points,
+    [0, 1, 2].map((c) => [best!.R[c], best!.R[3 + c], best!.R[6 + c]]),
+  );
 }
 
 /**

@@ -110,12 +110,35 @@ function mergeClose(
   minFraction: number,
 ): Uint32Array[] {
   const toLocal = (i: number) => (localIdx ? localIdx[i] : i);
-  // voxel-thinned copies for the distance test
-  const thin = clusters.map((c) => {
-    const sub = selectByIndex(local, Array.from(c, toLocal));
-    return voxelDownSample(sub, Math.max(0.002, distM / 4)).cloud.points;
+  // axis-aligned bounds first (most pairs are far apart); voxel-thinned kd-trees only for pairs that may touch
+  const bounds = clusters.map((c) => {
+    const b = [Infinity, Infinity, Infinity, -Infinity, -Infinity, -Infinity];
+    for (const i of c) {
+      const q = 3 * toLocal(i);
+      for (let k = 0; k < 3; k++) {
+        const x = local.points[q + k];
+        if (x < b[k]) b[k] = x;
+        if (x > b[3 + k]) b[3 + k] = x;
+      }
+    }
+    return b;
   });
-  const trees = thin.map((t) => new KdTree(t));
+  const thinCache: (Float32Array | null)[] = clusters.map(() => null);
+  const treeCache: (KdTree | null)[] = clusters.map(() => null);
+  const thin = (i: number): Float32Array =>
+    (thinCache[i] ??= voxelDownSample(
+      selectByIndex(local, Array.from(clusters[i], toLocal)),
+      Math.max(0.002, distM / 4),
+    ).cloud.points);
+  const tree = (i: number): KdTree => (treeCache[i] ??= new KdTree(thin(i)));
+  const boxGap = (a: number, b: number) => {
+    let g2 = 0;
+    for (let k = 0; k < 3; k++) {
+      const d = Math.max(bounds[a][k] - bounds[b][3 + k], bounds[b][k] - bounds[a][3 + k], 0);
+      g2 += d * d;
+    }
+    return Math.sqrt(g2);
+  };
   const parent = clusters.map((_, i) => i);
   const find = (i: number): number => (parent[i] === i ? i : (parent[i] = find(parent[i])));
   const d2 = distM * distM;
@@ -125,12 +148,14 @@ function mergeClose(
     if (clusters[a].length < minSize) continue;
     for (let b = a + 1; b < clusters.length; b++) {
       if (clusters[b].length < minSize || find(a) === find(b)) continue;
-      const small = thin[a].length <= thin[b].length ? a : b;
+      if (boxGap(a, b) >= distM) continue;
+      const small = clusters[a].length <= clusters[b].length ? a : b;
       const big = small === a ? b : a;
-      const q = thin[small];
+      const q = thin(small);
+      const t = tree(big);
       for (let k = 0; k < q.length; k += 3) {
-        trees[big].nearest(q[k], q[k + 1], q[k + 2]);
-        if (trees[big].lastDist2 < d2) {
+        t.nearest(q[k], q[k + 1], q[k + 2]);
+        if (t.lastDist2 < d2) {
           parent[find(a)] = find(b);
           break;
         }
