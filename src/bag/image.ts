@@ -62,6 +62,11 @@ export const IMAGE_ENCODINGS: Readonly<Record<string, { channels: number; bytesP
 export const MAX_IMAGE_DIM = 32768;
 /** Largest accepted pixel count (256 Mpx). */
 export const MAX_IMAGE_PIXELS = 1 << 28;
+/**
+ * Largest pixel count a CompressedImage may decode to (64 Mpx = 192 MB of rgb8). Checked from the jpeg/png
+ * header before decoding, so a small file claiming huge dimensions never allocates.
+ */
+export const MAX_COMPRESSED_PIXELS = 1 << 26;
 
 /** Header from a stamp in ns and a frame id. */
 export function headerFromNs(stampNs: bigint, frameId: string): HeaderMsg {
@@ -76,7 +81,12 @@ export function stampToNs(stamp: { sec: number; nanosec: number }): bigint {
   return BigInt(stamp.sec) * 1_000_000_000n + BigInt(stamp.nanosec);
 }
 
-function checkDims(width: number, height: number, ctx: BagErrorContext): void {
+function checkDims(
+  width: number,
+  height: number,
+  ctx: BagErrorContext,
+  maxPixels: number = MAX_IMAGE_PIXELS,
+): void {
   for (const [name, v] of [
     ['width', width],
     ['height', height],
@@ -91,8 +101,8 @@ function checkDims(width: number, height: number, ctx: BagErrorContext): void {
       );
     }
   }
-  if (width * height > MAX_IMAGE_PIXELS) {
-    throw new ImageFormatError(`image of ${width}x${height} exceeds ${MAX_IMAGE_PIXELS} pixels`, {
+  if (width * height > maxPixels) {
+    throw new ImageFormatError(`image of ${width}x${height} exceeds ${maxPixels} pixels`, {
       ...ctx,
       field: 'width',
     });
@@ -206,7 +216,10 @@ export function imageToRgb(msg: ImageMsg, ctx: BagErrorContext = {}): RgbImage {
   return { width: a.width, height: a.height, data: out };
 }
 
-/** Depth Image (16UC1/mono16 = millimetres, 32FC1 = metres) -> metres, Float32Array (0 / NaN = invalid). */
+/**
+ * Depth Image (16UC1/mono16 = millimetres, 32FC1 = metres) -> metres, Float32Array (0 / NaN = invalid).
+ * 32FC1 values that are not a usable depth (NaN, +-Inf as REP 118 uses them, negative) become NaN.
+ */
 export function depthToMeters(msg: ImageMsg, ctx: BagErrorContext = {}): Float32Array {
   const enc = msg.encoding;
   if (enc !== '16UC1' && enc !== 'mono16' && enc !== '32FC1') {
@@ -216,7 +229,11 @@ export function depthToMeters(msg: ImageMsg, ctx: BagErrorContext = {}): Float32
     });
   }
   const a = imageToTypedArray(msg, ctx);
-  if (a.data instanceof Float32Array) return a.data;
+  if (a.data instanceof Float32Array) {
+    const d = a.data;
+    for (let i = 0; i < d.length; i++) if (!(d[i] >= 0 && d[i] < Infinity)) d[i] = NaN;
+    return d;
+  }
   const out = new Float32Array(a.data.length);
   for (let i = 0; i < out.length; i++) out[i] = a.data[i] * 0.001;
   return out;
@@ -357,7 +374,17 @@ export async function decodeCompressedImage(
   }
   try {
     const data = bytesOf(msg.data);
-    const { data: raw, info } = await sharp(Buffer.from(data.buffer, data.byteOffset, data.byteLength))
+    const input = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    // Header first: reject huge dimensions before sharp allocates the decoded pixels.
+    const meta = await sharp(input).metadata();
+    if (meta.width === undefined || meta.height === undefined) {
+      throw new ImageFormatError(`CompressedImage (format '${msg.format}') has no image size in its header`, {
+        ...ctx,
+        field: 'data',
+      });
+    }
+    checkDims(meta.width, meta.height, ctx, MAX_COMPRESSED_PIXELS);
+    const { data: raw, info } = await sharp(input, { limitInputPixels: MAX_COMPRESSED_PIXELS })
       .removeAlpha()
       .toColourspace('srgb')
       .raw()
