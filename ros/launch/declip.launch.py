@@ -33,7 +33,7 @@ def generate_launch_description():
                               description='ros2 parameters file for declip_node.'),
         DeclareLaunchArgument('model_path', default_value='',
                               description='Model package directory (empty = embedded default model).'),
-        DeclareLaunchArgument('device', default_value='auto', description='auto | cpu | cuda | tensorrt'),
+        DeclareLaunchArgument('device', default_value='auto', description='auto | cuda | webgpu | cpu'),
         DeclareLaunchArgument('queries', default_value='',
                               description='Comma-separated standing queries (empty = the params file value).'),
         DeclareLaunchArgument('use_sim_time', default_value='false', description='Use /clock (bag replay).'),

@@ -27,7 +27,7 @@ def generate_launch_description():
         DeclareLaunchArgument('params_file', default_value=os.path.join(share, 'config', 'params.yaml'),
                               description='ros2 parameters file for declip_node.'),
         DeclareLaunchArgument('model_path', default_value='', description='Model package directory.'),
-        DeclareLaunchArgument('device', default_value='auto', description='auto | cpu | cuda | tensorrt'),
+        DeclareLaunchArgument('device', default_value='auto', description='auto | cuda | webgpu | cpu'),
         DeclareLaunchArgument('queries', default_value='', description='Comma-separated standing queries.'),
     ]
 

@@ -37,7 +37,10 @@ export function progressBar(total: number, label: string, opts: { quiet?: boolea
   const enabled = !opts.quiet && process.stderr.isTTY === true && !process.env.CI;
   if (!enabled) return { tick: () => undefined, stop: () => undefined };
   const bar = new SingleBar(
-    { format: `${label} [{bar}] {value}/{total} {percentage}% | eta {eta_formatted}`, stream: process.stderr },
+    {
+      format: `${label} [{bar}] {value}/{total} {percentage}% | eta {eta_formatted}`,
+      stream: process.stderr,
+    },
     Presets.shades_classic,
   );
   bar.start(total, 0);

@@ -9,4 +9,5 @@ export * from './messages';
 export * from './throttle';
 export * from './node';
 export * from './replay';
+export * from './declipPipeline';
 export { loadRclnodejsRuntime, RosEnvironmentError, rosEnvironmentAvailable } from './rclnodejs';

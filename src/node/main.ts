@@ -9,8 +9,8 @@ import * as fs from 'fs';
 import { defaultCodec } from './codec';
 import { DeclipNode } from './node';
 import { NODE_NAME, ParamError, loadParamsYaml, renderParamsYaml, validateParam } from './params';
-import type { Pipeline, PipelineResult } from './pipeline';
-import { zeroTimings } from './pipeline';
+import type { Pipeline } from './pipeline';
+import { createDeclipPipeline } from './declipPipeline';
 import { loadRclnodejsRuntime, RosEnvironmentError } from './rclnodejs';
 import type { ParamValue } from './runtime';
 import * as yaml from 'js-yaml';
@@ -86,25 +86,10 @@ export function parseRosArgs(
   return out;
 }
 
-/** Placeholder pipeline until the perception + pose pipeline is wired: finds nothing, says so once. */
-export class UnwiredPipeline implements Pipeline {
-  private warned = false;
-  constructor(private readonly warn: (m: string) => void = (m) => console.warn(m)) {}
-  async process(_frame: unknown, queries: string[]): Promise<PipelineResult> {
-    if (!this.warned) {
-      this.warned = true;
-      this.warn(
-        'declip_node: no perception pipeline is wired into src/node/main.ts yet; results will be empty',
-      );
-    }
-    return { results: queries.map((q) => ({ query: q, instances: [] })), timingsMs: zeroTimings() };
-  }
-}
-
 /** Start the node on rclnodejs and spin until SIGINT/SIGTERM. Returns the exit code. */
 export async function main(
   argv: string[] = process.argv.slice(2),
-  createPipeline: () => Pipeline | Promise<Pipeline> = () => new UnwiredPipeline(),
+  createPipeline: () => Pipeline | Promise<Pipeline> = () => createDeclipPipeline(),
 ): Promise<number> {
   if (argv.includes('--print-params-yaml')) {
     process.stdout.write(renderParamsYaml());

@@ -340,7 +340,7 @@ describe('DeclipNode on the in-process runtime', () => {
     expect(bad.successful).toBe(false);
     expect(bad.reason).toMatch(/score_threshold.*out of range \[0, 1\]/);
     const dev = n.setParameters([{ name: 'device', value: 'tpu' }])[0];
-    expect(dev.reason).toMatch(/allowed: auto, cpu, cuda, tensorrt/);
+    expect(dev.reason).toMatch(/allowed: auto, cuda, webgpu, cpu/);
     expect(n.setParameters([{ name: 'device', value: 'cuda' }])[0].successful).toBe(true);
     expect(pipeline.settings.at(-1)!.device).toBe('cuda');
     const stat = n.setParameters([{ name: 'model_path', value: '/x' }])[0];

@@ -34,7 +34,7 @@ describe('parameter schema', () => {
     const d = descriptorOf(PARAM_SCHEMA.find((p) => p.name === 'score_threshold')!);
     expect(d.range).toEqual({ from: 0, to: 1, step: 0 });
     const dev = descriptorOf(PARAM_SCHEMA.find((p) => p.name === 'device')!);
-    expect(dev.additionalConstraints).toBe('one of: auto, cpu, cuda, tensorrt');
+    expect(dev.additionalConstraints).toBe('one of: auto, cuda, webgpu, cpu');
     expect(descriptorOf(PARAM_SCHEMA.find((p) => p.name === 'model_path')!).description).toMatch(/restart/);
   });
 
@@ -43,7 +43,7 @@ describe('parameter schema', () => {
       /'score_threshold' = 1.5 is out of range \[0, 1\]/,
     );
     expect(() => validateParam('device', 'tpu')).toThrow(
-      /'device' = 'tpu' is not allowed \(allowed: auto, cpu, cuda, tensorrt\)/,
+      /'device' = 'tpu' is not allowed \(allowed: auto, cuda, webgpu, cpu\)/,
     );
     expect(() => validateParam('qos_depth', 2.5)).toThrow(
       /'qos_depth' must be of type integer.*allowed: 1 to 100/,

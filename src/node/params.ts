@@ -143,7 +143,8 @@ export const PARAM_SCHEMA: readonly ParamSpec[] = [
     name: 'model_path',
     type: 'string',
     default: '',
-    description: 'Model package directory (manifest.json + ONNX files); empty = the embedded default model.',
+    description:
+      'Model package directory (model.json + ONNX files, made by declip export); empty = the embedded default model (models/tiny-synth).',
     dynamic: false,
   },
   {
@@ -151,9 +152,9 @@ export const PARAM_SCHEMA: readonly ParamSpec[] = [
     name: 'device',
     type: 'string',
     default: 'auto',
-    choices: ['auto', 'cpu', 'cuda', 'tensorrt'],
+    choices: ['auto', 'cuda', 'webgpu', 'cpu'],
     description:
-      'ONNX Runtime execution provider; auto = the fastest available. Changing it reloads the model.',
+      'ONNX Runtime execution provider; auto tries cuda, then webgpu, then cpu and warns on fallback. Changing it reloads the model.',
     dynamic: true,
   },
   {

@@ -70,6 +70,8 @@ export interface SegmentResult {
   plan: ResizePlan;
   /** Global image embedding [D]. */
   globalEmbedding: Float32Array;
+  /** Dense feature grid of the network input (covers `plan`'s dst size; L2-normalised per cell). */
+  denseFeatures: DenseFeatures;
   timings: SegmentTimings;
   /** Warnings of this call (e.g. truncated queries). */
   warnings: string[];
@@ -289,6 +291,7 @@ export class Perceiver {
       instances2d: res.instances2d,
       plan,
       globalEmbedding: global,
+      denseFeatures: dense,
       timings: {
         preprocessMs: t1 - t0,
         textMs: t2 - t1,

@@ -96,7 +96,14 @@ export function registerBagCommands(program: Command): void {
     .action(
       async (
         bagPath: string,
-        opts: { topics?: string[]; limit?: number; start?: number; end?: number; full?: boolean; skipBad?: boolean },
+        opts: {
+          topics?: string[];
+          limit?: number;
+          start?: number;
+          end?: number;
+          full?: boolean;
+          skipBad?: boolean;
+        },
       ) => {
         const reader = await openBag(bagPath, { skipBad: opts.skipBad });
         let n = 0;
@@ -118,8 +125,17 @@ export function registerBagCommands(program: Command): void {
               undecodable++;
               continue;
             }
-            const body = opts.full ? summariseMessage(message, Number.MAX_SAFE_INTEGER) : summariseMessage(message);
-            console.log(JSON.stringify({ topic: m.topic, type: m.type, logTimeNs: m.logTimeNs.toString(), message: body }));
+            const body = opts.full
+              ? summariseMessage(message, Number.MAX_SAFE_INTEGER)
+              : summariseMessage(message);
+            console.log(
+              JSON.stringify({
+                topic: m.topic,
+                type: m.type,
+                logTimeNs: m.logTimeNs.toString(),
+                message: body,
+              }),
+            );
             n++;
           }
         } finally {
