@@ -37,6 +37,7 @@ import {
   PARAM_SCHEMA,
   descriptorOf,
   paramSpec,
+  ParamError,
   parseQueries,
   validateParam,
   type NodeParams,
@@ -51,6 +52,8 @@ import type {
   SetParamsResult,
 } from './runtime';
 import { QOS_DEFAULT } from './runtime';
+import { dirParamProblem, fileNameProblem } from './paths';
+import { checkQueries, queryProblem } from './queries';
 import { ApproximateTimeSync } from './sync';
 import { ThrottledLogger } from './throttle';
 
@@ -156,6 +159,14 @@ interface Job {
 }
 
 type Input = 'color' | 'depth' | 'info';
+/** Why an input was rejected: the message field at fault and the reason. */
+type Rejection = { field: string; reason: string };
+
+/** The field a thrown error names (ImageFormatError / DecodeError / PerceptionInputError carry one). */
+function fieldOf(e: unknown, fallback: string): string {
+  const f = (e as { field?: unknown } | null)?.field;
+  return typeof f === 'string' && f ? f : fallback;
+}
 type SyncMsg = { kind: Input; msg: any; arrivalMs: number };
 
 /** The node. Create with `DeclipNode.create`. */
@@ -168,6 +179,7 @@ export class DeclipNode {
   private readonly log: ThrottledLogger;
   private readonly pubs: Record<string, RosPublisher> = {};
   private readonly topics = { color: '', depth: '', info: '' };
+  private queryTopicName: string = OUTPUT_TOPICS.query;
   private sync!: ApproximateTimeSync<SyncMsg>;
   private latestInfo?: InfoEntry;
   private standing: string[] = [];
@@ -193,6 +205,8 @@ export class DeclipNode {
     published: {},
   };
   private diagWindow = { startNs: 0n, synced: 0, processed: 0, latencySumMs: 0, latencyMaxMs: 0, errors: 0 };
+  /** The latest rejected input, for /diagnostics. */
+  private lastBad = '';
 
   private constructor(opts: DeclipNodeOptions) {
     this.node = opts.runtime.createNode(opts.name ?? NODE_NAME, opts.namespace ?? '');
@@ -218,6 +232,8 @@ export class DeclipNode {
     for (const spec of PARAM_SCHEMA) {
       const v = this.node.declareParameter(descriptorOf(spec), spec.default);
       this.p[spec.name] = validateParam(spec.name, v);
+      const why = DeclipNode.extraCheck(spec.name, this.p[spec.name]);
+      if (why) throw new ParamError(`parameter '${spec.name}' ${why}`, spec.name);
     }
     this.standing = parseQueries(String(this.p.queries));
     this.node.addOnSetParametersCallback((params) => this.onSetParameters(params));
@@ -277,7 +293,9 @@ export class DeclipNode {
       { qos },
       (d) => this.onRaw('info', TYPES.cameraInfo, d),
     ).topic;
-    n.createSubscription(TYPES.string, OUTPUT_TOPICS.query, { qos: QOS_DEFAULT }, (d) => this.onQuery(d));
+    this.queryTopicName = n.createSubscription(TYPES.string, OUTPUT_TOPICS.query, { qos: QOS_DEFAULT }, (d) =>
+      this.onQuery(d),
+    ).topic;
 
     this.pubs.instances = n.createPublisher(TYPES.instances, OUTPUT_TOPICS.instances, QOS_DEFAULT);
     this.pubs.detections = n.createPublisher(TYPES.detections, OUTPUT_TOPICS.detections, QOS_DEFAULT);
@@ -343,10 +361,25 @@ export class DeclipNode {
     }
   }
 
-  /** Count and log (throttled per topic and kind) one rejected input. */
-  private bad(topic: string, reason: string, kind = 'input'): void {
+  /** Count and log (throttled per topic and kind) one rejected input, naming the topic and the field. */
+  private bad(topic: string, reason: string, kind: string, field: string): void {
     this.counters.badInput++;
-    this.log.warn(`${topic}:${kind}`, `[${topic}] dropped: ${reason}`);
+    const text = `[${topic}] dropped: ${reason} (field '${field}')`;
+    this.lastBad = text.length > 300 ? `${text.slice(0, 297)}...` : text;
+    this.log.warn(`${topic}:${kind}`, text);
+  }
+
+  /** Checks beyond type/range/choices for parameters whose values become queries or paths ('' = fine). */
+  private static extraCheck(name: string, value: unknown): string {
+    if (name === 'queries') {
+      const { rejected } = checkQueries(parseQueries(String(value)));
+      return rejected.length ? `is not usable: ${rejected[0].reason}` : '';
+    }
+    if (name === 'anchors_dir' || name === 'models_dir' || name === 'model_path') {
+      const why = dirParamProblem(String(value));
+      return why ? `= '${String(value).replace(/\0/g, '\\0')}' ${why}` : '';
+    }
+    return '';
   }
 
   private onRaw(kind: Input, type: string, data: Buffer): void {
@@ -359,12 +392,17 @@ export class DeclipNode {
       try {
         msg = this.codec.decode(type, data);
       } catch (e) {
-        this.bad(topic, `malformed ${type} CDR (${data.byteLength} bytes): ${(e as Error).message}`, 'cdr');
+        this.bad(
+          topic,
+          `malformed ${type} CDR (${data.byteLength} bytes): ${(e as Error).message}`,
+          'cdr',
+          fieldOf(e, 'cdr'),
+        );
         return;
       }
-      const reason = this.check(kind, type, msg);
-      if (reason) {
-        this.bad(topic, reason, 'invalid');
+      const rejection = this.check(kind, type, msg);
+      if (rejection) {
+        this.bad(topic, rejection.reason, 'invalid', rejection.field);
         return;
       }
       const stamp = toNs(msg.header.stamp);
@@ -378,34 +416,49 @@ export class DeclipNode {
     });
   }
 
-  /** '' if the decoded message is usable, else the reason. */
-  private check(kind: Input, type: string, msg: any): string {
-    if (!msg?.header?.stamp) return 'message has no header stamp';
+  /** undefined if the decoded message is usable, else the field at fault and why. */
+  private check(kind: Input, type: string, msg: any): Rejection | undefined {
+    const st = msg?.header?.stamp;
+    if (!st || !Number.isInteger(st.sec) || !Number.isInteger(st.nanosec)) {
+      return { field: 'header.stamp', reason: 'message has no valid header stamp' };
+    }
     try {
       if (kind === 'info') {
         intrinsicsFromCameraInfo(msg as CameraInfoMsg);
-        return '';
+        return undefined;
       }
       if (type === TYPES.compressed) {
         const c = msg as CompressedImageMsg;
-        if (!c.data || c.data.length === 0) return 'CompressedImage has no data';
+        if (!c.data || c.data.length === 0) return { field: 'data', reason: 'CompressedImage has no data' };
         if (c.format.toLowerCase().includes('compresseddepth')) {
-          return `CompressedImage format '${c.format}' is a depth format; the colour input needs jpeg or png`;
+          return {
+            field: 'format',
+            reason: `CompressedImage format '${c.format}' is a depth format; the colour input needs jpeg or png`,
+          };
         }
-        return '';
+        return undefined;
       }
       const img = msg as ImageMsg;
       const allowed = kind === 'color' ? COLOR_ENCODINGS : DEPTH_ENCODINGS;
       if (!allowed.includes(img.encoding)) {
-        return kind === 'color'
-          ? `colour encoding '${img.encoding}' is not supported (use ${COLOR_ENCODINGS.join(', ')})`
-          : `depth encoding '${img.encoding}' is not supported (use 16UC1 in mm or 32FC1 in m)`;
+        return {
+          field: 'encoding',
+          reason:
+            kind === 'color'
+              ? `colour encoding '${img.encoding}' is not supported (use ${COLOR_ENCODINGS.join(', ')})`
+              : `depth encoding '${img.encoding}' is not supported (use 16UC1 in mm or 32FC1 in m)`,
+        };
       }
-      if (img.width === 0 || img.height === 0) return `image is empty (${img.width}x${img.height})`;
+      if (img.width === 0 || img.height === 0) {
+        return {
+          field: img.width === 0 ? 'width' : 'height',
+          reason: `image is empty (${img.width}x${img.height})`,
+        };
+      }
       validateImage(img);
-      return '';
+      return undefined;
     } catch (e) {
-      return (e as Error).message;
+      return { field: fieldOf(e, 'data'), reason: (e as Error).message };
     }
   }
 
@@ -435,6 +488,7 @@ export class DeclipNode {
           `colour ${c.width}x${c.height} and depth ${depth.width}x${depth.height} differ; depth must be aligned ` +
             'to colour (e.g. realsense align_depth.enable:=true)',
           'size',
+          'width/height',
         );
         return;
       }
@@ -445,6 +499,7 @@ export class DeclipNode {
         `CameraInfo is ${intr.width}x${intr.height} but the images are ${depth.width}x${depth.height}; ` +
           'use the CameraInfo of the colour camera',
         'camera_info',
+        'width/height',
       );
       return;
     }
@@ -453,6 +508,7 @@ export class DeclipNode {
         this.topics.color,
         `frame stamp ${stamp} ns is not newer than the last processed ${this.lastFrameStampNs} ns`,
         'stale',
+        'header.stamp',
       );
       return;
     }
@@ -479,10 +535,18 @@ export class DeclipNode {
       try {
         text = String(this.codec.decode(TYPES.string, data).data ?? '');
       } catch (e) {
-        this.bad(OUTPUT_TOPICS.query, `malformed std_msgs/String CDR: ${(e as Error).message}`);
+        this.bad(
+          this.queryTopicName,
+          `malformed std_msgs/String CDR: ${(e as Error).message}`,
+          'cdr',
+          'data',
+        );
         return;
       }
-      this.standing = parseQueries(text);
+      const { ok, rejected } = checkQueries(parseQueries(text));
+      for (const r of rejected) this.bad(this.queryTopicName, r.reason, 'query', 'data');
+      if (rejected.length > 0 && ok.length === 0) return; // keep the previous queries
+      this.standing = ok;
       this.node.logger.info(
         this.standing.length
           ? `queries set to: ${this.standing.join(', ')}`
@@ -543,7 +607,7 @@ export class DeclipNode {
     try {
       frame = await this.buildFrame(job);
     } catch (e) {
-      this.bad(this.topics.color, (e as Error).message, 'frame');
+      this.bad(this.topics.color, (e as Error).message, 'frame', fieldOf(e, 'data'));
       for (const l of job.locates)
         this.finishLocate(l, false, `frame rejected: ${(e as Error).message}`, undefined);
       return;
@@ -649,6 +713,7 @@ export class DeclipNode {
       frames_dropped: String(c.dropped),
       bad_input: String(c.badInput),
       pipeline_errors: String(c.pipelineErrors),
+      last_bad_input: this.lastBad,
       queries: this.standing.join(', '),
       device: desc.device,
       model: desc.model,
@@ -706,6 +771,11 @@ export class DeclipNode {
         this.finishLocate(w, false, 'query is empty; give a text query such as "red mug"', undefined);
         return;
       }
+      const why = queryProblem(query);
+      if (why) {
+        this.finishLocate(w, false, why, undefined);
+        return;
+      }
       if (this.destroyed) {
         this.finishLocate(w, false, 'node is shutting down', undefined);
         return;
@@ -727,6 +797,10 @@ export class DeclipNode {
     const fail = (message: string) => Promise.resolve({ success: false, message });
     if (!this.pipeline.setAnchor) return fail('this pipeline does not support anchors');
     if (!name || !query) return fail('name and query must both be non-empty');
+    const nameWhy = fileNameProblem(name);
+    if (nameWhy) return fail(`name ${nameWhy}`);
+    const queryWhy = queryProblem(query);
+    if (queryWhy) return fail(queryWhy);
     const save = (frame: Frame) =>
       this.pipeline.setAnchor!(name, query, frame).catch((e: Error) => ({
         success: false,
@@ -773,7 +847,10 @@ export class DeclipNode {
         };
       }
       try {
-        accepted.push([u.name, validateParam(u.name, u.value)]);
+        const v = validateParam(u.name, u.value);
+        const why = DeclipNode.extraCheck(u.name, v);
+        if (why) return { successful: false, reason: `parameter '${u.name}' ${why}` };
+        accepted.push([u.name, v]);
       } catch (e) {
         return { successful: false, reason: (e as Error).message };
       }
