@@ -101,6 +101,14 @@ export function planResize(srcWidth: number, srcHeight: number, o: ResizeOptions
     cw = dstW;
     ch = dstH;
   }
+  const limit = maxInputPixels(o);
+  if (dstW * dstH > limit) {
+    throw new PerceptionInputError(
+      'image.width/height',
+      `a ${srcWidth}x${srcHeight} frame would need a ${dstW}x${dstH} network input (over ${limit} pixels); ` +
+        'the aspect ratio is extreme: crop or rescale the image upstream',
+    );
+  }
   return {
     srcWidth,
     srcHeight,
@@ -127,11 +135,29 @@ export function resizeOptionsFromManifest(m: ModelManifest, letterbox = false): 
   };
 }
 
+/** Largest accepted source width or height, pixels (as the bag/ROS adapters accept). */
+export const MAX_SOURCE_DIM = 32768;
+/** Largest network input for short_side / long_side resizing, as a multiple of input_size[0]^2 (aspect 16:1). */
+export const MAX_INPUT_AREA_FACTOR = 16;
+
+/** Pixel bound on the network input a plan may ask for (so an extreme aspect ratio cannot allocate gigabytes). */
+function maxInputPixels(o: ResizeOptions): number {
+  const side = o.inputSize[0];
+  const fixed = side * (o.inputSize[1] ?? side);
+  return o.dynamicHw === false || o.policy === 'fixed' ? fixed : MAX_INPUT_AREA_FACTOR * side * side;
+}
+
 function checkSize(w: number, h: number): void {
   if (!Number.isInteger(w) || !Number.isInteger(h) || w <= 0 || h <= 0) {
     throw new PerceptionInputError(
       'image.width/height',
       `${w}x${h} is not a positive integer size; drop empty frames upstream`,
+    );
+  }
+  if (w > MAX_SOURCE_DIM || h > MAX_SOURCE_DIM) {
+    throw new PerceptionInputError(
+      'image.width/height',
+      `${w}x${h} exceeds ${MAX_SOURCE_DIM} pixels per side; downscale the image upstream`,
     );
   }
 }
