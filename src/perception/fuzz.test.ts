@@ -8,14 +8,10 @@ import * as fs from 'fs';
 import * as path from 'path';
 import fc from 'fast-check';
 import { PerceptionInputError, TokenizerError } from './errors';
-import {
-  MAX_INPUT_AREA_FACTOR,
-  planResize,
-  preprocessImage,
-  type ResizeOptions,
-  type ResizePolicy,
-} from './preprocess';
+import { MAX_INPUT_AREA_FACTOR, planResize, preprocessImage, type ResizeOptions } from './preprocess';
 import { ClipBpeTokenizer, WordTokenizer, type Tokenizer } from './tokenizer';
+
+type ResizePolicy = ResizeOptions['policy'];
 
 const SEED = 20261202;
 const MEAN = [0.5, 0.5, 0.5] as const;
