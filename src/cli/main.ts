@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { registerBagCommands } from './commands/bag';
-import { CliError, EXIT } from './util';
+import { registerReplayCommands } from './commands/replay';
+import { registerSynthCommands, registerTestBagCommands } from './commands/synth';
+import { CliError, EXIT, takeRequestedExitCode } from './util';
 
 const EXIT_CODES_HELP = `
 Exit codes:
@@ -18,9 +20,15 @@ export function buildProgram(): Command {
     .name('declip')
     .description('declip-ros: open-vocabulary RGB-D perception (DeCLIP masks -> 3D instances -> 6D pose)')
     .version(require('../../package.json').version)
-    .showHelpAfterError()
-    .addHelpText('after', EXIT_CODES_HELP);
+    .showHelpAfterError('(add --help for usage)')
+    .addHelpText('after', EXIT_CODES_HELP)
+    // set before the subcommands are added so that they inherit it: errors come back to runCli as exceptions
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => console.error(s.replace(/\n$/, '')) });
+  registerSynthCommands(program);
   registerBagCommands(program);
+  registerReplayCommands(program);
+  registerTestBagCommands(program);
   return program;
 }
 
@@ -34,11 +42,9 @@ function isTypedInputError(e: unknown): boolean {
 /** Runs the CLI; returns the exit code instead of exiting (for tests). */
 export async function runCli(argv: string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
-  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return EXIT.OK;
+    return takeRequestedExitCode() ?? EXIT.OK;
   } catch (e) {
     if (e instanceof CommanderError) {
       return e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;

@@ -24,6 +24,20 @@ export class CliError extends Error {
   }
 }
 
+let requestedExit: number | undefined;
+
+/** A command that finished but must exit non-zero (e.g. interrupted after finalising its outputs). */
+export function requestExitCode(code: number): void {
+  requestedExit = code;
+}
+
+/** The code asked for by the last command (and resets it). */
+export function takeRequestedExitCode(): number | undefined {
+  const c = requestedExit;
+  requestedExit = undefined;
+  return c;
+}
+
 export interface Progress {
   tick(n?: number, payload?: Record<string, unknown>): void;
   stop(): void;
