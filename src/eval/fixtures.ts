@@ -16,8 +16,8 @@ import {
   exportBop,
   exportNocs,
   generateScene,
+  orbitCameraPose,
   renderScene,
-  sequenceCameraPoses,
   toFrame,
   type ObjectSpec,
   type SynthScene,
@@ -60,6 +60,16 @@ export function synthEvalSequences(opts: SynthEvalOptions = {}): SynthSequence[]
   const seed = opts.seed ?? 7;
   const camera = opts.camera ?? EVAL_SMALL_CAMERA;
   const base = generateScene({ seed, objects: FIXTURE_OBJECTS, table: false, room: false, camera });
+  // saturated primaries (brighter than the palette), so a colour-feature model separates them from the background
+  const vivid: Record<string, [number, number, number]> = {
+    red: [235, 30, 30],
+    green: [30, 225, 45],
+    blue: [35, 45, 240],
+  };
+  for (const o of base.objects) {
+    const c = vivid[o.material.colour];
+    if (c) o.material = { ...o.material, rgb: c };
+  }
   const seqs: SynthSequence[] = [];
   for (let s = 0; s < nScenes; s++) {
     const n = base.objects.length;
@@ -71,8 +81,17 @@ export function synthEvalSequences(opts: SynthEvalOptions = {}): SynthSequence[]
       };
       return { ...o, poseWorld: pose };
     });
-    const scene: SynthScene = { ...base, seed: seed + 1000 * s, objects };
-    const poses = sequenceCameraPoses(scene, nFrames, 0.5);
+    // bright, flat light: the colours stay saturated (so a colour-feature model can segment them)
+    const scene: SynthScene = { ...base, seed: seed + 1000 * s, objects, ambient: 1.1 };
+    // close orbit (objects fill a good part of the small image), different per scene
+    const poses = Array.from({ length: nFrames }, (_, i) =>
+      orbitCameraPose({
+        distanceM: 0.42 + 0.03 * i,
+        elevationRad: ((40 + 6 * s) * Math.PI) / 180,
+        azimuthRad: 1.1 * s + 0.3 * i,
+        targetM: [0, 0, 0.04],
+      }),
+    );
     const frames = poses.map((p, i) =>
       toFrame(
         scene,

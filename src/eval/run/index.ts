@@ -1,0 +1,5 @@
+/** `declip eval run`: replay converted bags through DeclipNode, evaluate, aggregate and report. */
+export * from './evalPipeline';
+export * from './evaluator';
+export * from './runner';
+export * from './report';
