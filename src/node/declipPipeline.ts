@@ -15,7 +15,6 @@ import { ModelRegistry, loadObjectModelFile, type LoadModelOptions } from '../po
 import { decodeAnchor, encodeAnchor, type AnchorRecord } from '../pose/anchorFile';
 import type { DenseFeatureMap } from '../pose/anchor';
 import type { QueryMask } from '../pose/instances';
-import type { GraspTarget } from '../pose/box';
 import type {
   Pipeline,
   PipelineInstance,
@@ -49,14 +48,8 @@ export class PipelineConfigError extends Error {
   }
 }
 
-/** Grasp suggestion attached to an instance (box and model modes). */
-export interface InstanceGrasp extends GraspTarget {
-  trackId: number;
-}
-
 /** A PipelineInstance plus what only in-process callers (demo, eval) use. */
 export interface DeclipInstance extends PipelineInstance {
-  grasp?: GraspTarget;
   /** Why no pose was found ('' when it was). The pose then is the box pose's fallback or identity. */
   noPoseReason: string;
   /** Full-frame pixel indices of the instance's points. */

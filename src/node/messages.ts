@@ -83,6 +83,23 @@ const EMPTY_IMAGE = (h: Header) => ({
   data: new Uint8Array(0),
 });
 
+const IDENTITY_POSE_MSG = { position: { x: 0, y: 0, z: 0 }, orientation: { x: 0, y: 0, z: 0, w: 1 } };
+
+/**
+ * geometry_msgs/PoseStamped of the grasp target: the best-scoring feasible grasp of the first query that has one
+ * (queries in the order asked); undefined when no instance has a grasp.
+ */
+export function graspTargetMsg(
+  h: Header,
+  results: readonly QueryResult[],
+): Record<string, unknown> | undefined {
+  for (const r of results) {
+    const best = r.instances.filter((i) => i.grasp?.feasible).sort((a, b) => b.score - a.score)[0];
+    if (best) return { header: h, pose: poseMsg(best.grasp!.pose) };
+  }
+  return undefined;
+}
+
 /** declip_ros/ObjectInstance. */
 export function objectInstanceMsg(
   h: Header,
@@ -107,6 +124,11 @@ export function objectInstanceMsg(
     pose_source: inst.poseSource,
     fitness: inst.fitness,
     point_count: inst.pointCount >>> 0,
+    grasp_valid: inst.grasp !== undefined,
+    grasp_feasible: inst.grasp?.feasible ?? false,
+    grasp_pose: inst.grasp ? poseMsg(inst.grasp.pose) : IDENTITY_POSE_MSG,
+    pre_grasp_pose: inst.grasp ? poseMsg(inst.grasp.preGraspPose) : IDENTITY_POSE_MSG,
+    grasp_width: inst.grasp?.widthM ?? 0,
     mask: m
       ? {
           header: h,

@@ -26,6 +26,7 @@ import {
   labelImageMsg,
   markerArrayMsg,
   pointCloudMsg,
+  graspTargetMsg,
   stampNs as toNs,
   tfMsg,
   type Header,
@@ -67,6 +68,7 @@ export const TYPES = {
   detections: 'vision_msgs/msg/Detection3DArray',
   markers: 'visualization_msgs/msg/MarkerArray',
   pointCloud: 'sensor_msgs/msg/PointCloud2',
+  poseStamped: 'geometry_msgs/msg/PoseStamped',
   tf: 'tf2_msgs/msg/TFMessage',
   diagnostics: 'diagnostic_msgs/msg/DiagnosticArray',
   locate: 'declip_ros/srv/Locate',
@@ -78,6 +80,7 @@ export const OUTPUT_TOPICS = {
   instances: '~/instances',
   detections: '~/detections',
   markers: '~/markers',
+  grasp: '~/grasp',
   mask: '~/mask',
   points: '~/points',
   tf: '/tf',
@@ -301,6 +304,7 @@ export class DeclipNode {
     this.pubs.detections = n.createPublisher(TYPES.detections, OUTPUT_TOPICS.detections, QOS_DEFAULT);
     this.pubs.markers = n.createPublisher(TYPES.markers, OUTPUT_TOPICS.markers, QOS_DEFAULT);
     this.pubs.mask = n.createPublisher(TYPES.image, OUTPUT_TOPICS.mask, QOS_DEFAULT);
+    this.pubs.grasp = n.createPublisher(TYPES.poseStamped, OUTPUT_TOPICS.grasp, QOS_DEFAULT);
     this.pubs.points = n.createPublisher(TYPES.pointCloud, OUTPUT_TOPICS.points, QOS_DEFAULT);
     this.pubs.tf = n.createPublisher(TYPES.tf, OUTPUT_TOPICS.tf, { ...QOS_DEFAULT, depth: 100 });
     this.pubs.diagnostics = n.createPublisher(TYPES.diagnostics, OUTPUT_TOPICS.diagnostics, QOS_DEFAULT);
@@ -676,6 +680,8 @@ export class DeclipNode {
     if (p.publish_mask)
       this.publish('mask', TYPES.image, labelImageMsg(h, frame.rgb.width, frame.rgb.height, results));
     if (p.publish_points) this.publish('points', TYPES.pointCloud, pointCloudMsg(h, results));
+    const grasp = graspTargetMsg(h, results);
+    if (grasp) this.publish('grasp', TYPES.poseStamped, grasp);
     if (p.publish_tf && results.some((r) => r.instances.length > 0)) {
       this.publish('tf', TYPES.tf, tfMsg(h, results, String(p.tf_prefix)));
     }

@@ -45,6 +45,20 @@ export interface PipelineInstance {
   mask?: RoiMask;
   /** Instance points in the camera frame, xyz interleaved, metres (for ~/points). */
   pointsM?: Float32Array;
+  /** Suggested top-down grasp (gripper -> camera), when the estimator gives one. */
+  grasp?: InstanceGrasp;
+}
+
+/** A parallel-gripper grasp suggestion for an instance. */
+export interface InstanceGrasp {
+  /** Gripper -> camera pose at the grasp point (approach along the gripper's +z). */
+  pose: Pose;
+  /** Pre-grasp pose, backed off along the approach axis. */
+  preGraspPose: Pose;
+  /** Finger opening needed, metres. */
+  widthM: number;
+  /** False when the object is wider than the gripper opening. */
+  feasible: boolean;
 }
 
 /** Instances of one query, best score first. */

@@ -361,6 +361,16 @@ describe('tracking', () => {
     expect(rotationErrorDeg(t.pose!, { R: rotvecToMat3(0, 0, 0.2), tM: p2.tM })).toBeLessThan(1e-6);
     expect(t.pose!.tM[0]).toBeCloseTo(0.01, 9);
   });
+
+  it('replaces instead of averaging when the rotation jumps (a symmetric flip)', () => {
+    const tr = new InstanceTracker({ smoothing: 0.5 });
+    const I = { R: new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1]), tM: new Float64Array([0, 0, 1]) };
+    tr.update([{ instance: inst('a', 0), pose: I }]);
+    const flip = { R: rotvecToMat3(Math.PI, 0, 0), tM: new Float64Array([0, 0.09, 1]) };
+    const [t] = tr.update([{ instance: inst('a', 0.01), pose: flip }]);
+    expect(rotationErrorDeg(t.pose!, flip)).toBeLessThan(1e-9);
+    expect(t.pose!.tM[1]).toBe(0.09);
+  });
 });
 
 describe('anchor files', () => {

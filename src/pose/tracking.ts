@@ -12,6 +12,12 @@ export interface TrackerOptions {
   maxMissed?: number;
   /** Exponential smoothing of centroid and pose: 0 = raw observations, 0.9 = very smooth (default 0.5). */
   smoothing?: number;
+  /**
+   * A pose that rotates more than this from the track's pose (deg) replaces it instead of being averaged with it
+   * (default 30): such a jump is another symmetric solution or a re-detection, and a slerp half-way between two
+   * such poses matches neither.
+   */
+  maxSmoothingAngleDeg?: number;
 }
 
 /** One tracked instance. Ids are stable across frames and unique per tracker. */
@@ -35,7 +41,15 @@ export interface Observation {
   pose?: Pose;
 }
 
-function smoothPose(prev: Pose, obs: Pose, s: number): Pose {
+function rotationAngleDeg(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  // angle of a^T b: acos((trace - 1) / 2)
+  let tr = 0;
+  for (let i = 0; i < 3; i++) for (let k = 0; k < 3; k++) tr += a[3 * k + i] * b[3 * k + i];
+  return (Math.acos(Math.min(1, Math.max(-1, (tr - 1) / 2))) * 180) / Math.PI;
+}
+
+function smoothPose(prev: Pose, obs: Pose, s: number, maxAngleDeg: number): Pose {
+  if (rotationAngleDeg(prev.R, obs.R) > maxAngleDeg) return obs;
   const q = quatSlerp(mat3ToQuat(prev.R), mat3ToQuat(obs.R), 1 - s);
   return {
     R: quatToMat3(q),
@@ -59,12 +73,13 @@ export class InstanceTracker {
       minIou: options.minIou ?? 0,
       maxMissed: options.maxMissed ?? 5,
       smoothing: Math.min(0.99, Math.max(0, options.smoothing ?? 0.5)),
+      maxSmoothingAngleDeg: options.maxSmoothingAngleDeg ?? 30,
     };
   }
 
   /** Feeds one frame's observations; returns the live tracks (missed = 0 for those seen this frame). */
   update(observations: Observation[]): Track[] {
-    const { maxDistanceM, minIou, maxMissed, smoothing: s } = this.opts;
+    const { maxDistanceM, minIou, maxMissed, smoothing: s, maxSmoothingAngleDeg } = this.opts;
     const pairs: { t: number; o: number; d: number }[] = [];
     this.tracks.forEach((tr, ti) => {
       observations.forEach((ob, oi) => {
@@ -87,7 +102,11 @@ export class InstanceTracker {
       const ob = observations[p.o];
       const c = ob.instance.centroidM;
       tr.centroidM = new Float64Array([0, 1, 2].map((k) => s * tr.centroidM[k] + (1 - s) * c[k]));
-      tr.pose = ob.pose ? (tr.pose ? smoothPose(tr.pose, ob.pose, s) : ob.pose) : tr.pose;
+      tr.pose = ob.pose
+        ? tr.pose
+          ? smoothPose(tr.pose, ob.pose, s, maxSmoothingAngleDeg)
+          : ob.pose
+        : tr.pose;
       tr.instance = ob.instance;
       tr.hits++;
       tr.missed = 0;
