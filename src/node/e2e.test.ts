@@ -14,7 +14,6 @@ import { InProcRuntime } from './inproc';
 import { DeclipNode } from './node';
 
 const codec = defaultCodec();
-const SEC = 1_000_000_000n;
 
 function analyticPackage(): string {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'declip-e2e-'));
