@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { registerBagCommands } from './commands/bag';
+import { registerEvalCommands } from './commands/eval';
 import { registerReplayCommands } from './commands/replay';
+import { registerDemoCommands } from './commands/demo';
 import { registerSynthCommands, registerTestBagCommands } from './commands/synth';
+import { registerTrainCommands } from './commands/train';
 import { CliError, EXIT, takeRequestedExitCode } from './util';
 
 const EXIT_CODES_HELP = `
@@ -28,7 +31,10 @@ export function buildProgram(): Command {
   registerSynthCommands(program);
   registerBagCommands(program);
   registerReplayCommands(program);
+  registerDemoCommands(program);
   registerTestBagCommands(program);
+  registerEvalCommands(program);
+  registerTrainCommands(program);
   return program;
 }
 
