@@ -1,9 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { registerBagCommands } from './commands/bag';
-import { registerEvalCommands } from './commands/eval';
 import { registerReplayCommands } from './commands/replay';
-import { registerDemoCommands } from './commands/demo';
 import { registerSynthCommands, registerTestBagCommands } from './commands/synth';
 import { registerTrainCommands } from './commands/train';
 import { CliError, EXIT, takeRequestedExitCode } from './util';
@@ -31,9 +29,7 @@ export function buildProgram(): Command {
   registerSynthCommands(program);
   registerBagCommands(program);
   registerReplayCommands(program);
-  registerDemoCommands(program);
   registerTestBagCommands(program);
-  registerEvalCommands(program);
   registerTrainCommands(program);
   return program;
 }
