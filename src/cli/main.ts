@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { registerBagCommands } from './commands/bag';
 import { registerReplayCommands } from './commands/replay';
+import { registerDemoCommands } from './commands/demo';
 import { registerSynthCommands, registerTestBagCommands } from './commands/synth';
 import { registerTrainCommands } from './commands/train';
 import { CliError, EXIT, takeRequestedExitCode } from './util';
@@ -29,6 +30,7 @@ export function buildProgram(): Command {
   registerSynthCommands(program);
   registerBagCommands(program);
   registerReplayCommands(program);
+  registerDemoCommands(program);
   registerTestBagCommands(program);
   registerTrainCommands(program);
   return program;

@@ -96,14 +96,45 @@ export function overlaySvg(camera: CameraIntrinsics, objects: readonly OverlayOb
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${camera.width}" height="${camera.height}">${parts.join('')}</svg>`;
 }
 
-/** PNG of the RGB image with the objects' projected boxes, axes and labels drawn on top. */
+/** An instance mask (nonzero = inside) cropped to its roi at (x, y), tinted in `color` (#rrggbb). */
+export interface OverlayMask {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  data: ArrayLike<number>;
+  color: string;
+}
+
+/** Tints the masked pixels of an rgb8 image in place (alpha 0.45). */
+export function tintMasks(rgb: RgbImage, masks: readonly OverlayMask[], alpha = 0.45): void {
+  for (const m of masks) {
+    const c = [1, 3, 5].map((i) => parseInt(m.color.slice(i, i + 2), 16));
+    for (let v = 0; v < m.height; v++) {
+      const y = m.y + v;
+      if (y < 0 || y >= rgb.height) continue;
+      for (let u = 0; u < m.width; u++) {
+        const x = m.x + u;
+        if (x < 0 || x >= rgb.width || !m.data[v * m.width + u]) continue;
+        const o = 3 * (y * rgb.width + x);
+        for (let k = 0; k < 3; k++)
+          rgb.data[o + k] = Math.round((1 - alpha) * rgb.data[o + k] + alpha * c[k]);
+      }
+    }
+  }
+}
+
+/** PNG of the RGB image with masks tinted and the objects' projected boxes, axes and labels drawn on top. */
 export async function renderOverlayPng(
   rgb: RgbImage,
   camera: CameraIntrinsics,
   objects: readonly OverlayObject[],
+  masks: readonly OverlayMask[] = [],
 ): Promise<Buffer> {
   const svg = overlaySvg({ ...camera, width: rgb.width, height: rgb.height }, objects);
-  return sharp(Buffer.from(rgb.data.buffer, rgb.data.byteOffset, rgb.data.byteLength), {
+  const img = { ...rgb, data: Uint8Array.from(rgb.data) };
+  tintMasks(img, masks);
+  return sharp(Buffer.from(img.data.buffer, img.data.byteOffset, img.data.byteLength), {
     raw: { width: rgb.width, height: rgb.height, channels: 3 },
   })
     .composite([{ input: Buffer.from(svg), top: 0, left: 0 }])
