@@ -16,14 +16,47 @@ from .errors import ConfigError
 GRAM_FORMS = ("l2", "kl")
 
 
+def _axis_weights(lo: Tensor, extent: Tensor, bins: int, size: int, sampling_ratio: int) -> Tensor:
+    """Per-box interpolation weights along one axis, [K, bins, size]: the mean over each bin's samples of the
+    (clamped) linear-interpolation weights, zero for samples outside [-1, size]."""
+    k = lo.shape[0]
+    bin_len = extent / bins
+    if sampling_ratio > 0:
+        n = torch.full((k,), sampling_ratio, dtype=torch.long)
+    else:
+        n = torch.ceil(extent / bins).clamp_min(1).long()
+    nmax = int(n.max()) if k else 1
+    i = torch.arange(nmax, dtype=torch.float64)
+    p = torch.arange(bins, dtype=torch.float64)
+    # sample coordinates [K, bins, nmax]
+    c = lo[:, None, None] + p[None, :, None] * bin_len[:, None, None] + (i[None, None, :] + 0.5) * (
+        bin_len / n.double())[:, None, None]
+    used = (i[None, None, :] < n.double()[:, None, None]) & (c >= -1.0) & (c <= size)
+    c = c.clamp(min=0.0)
+    c0 = c.floor()
+    top = c0 >= size - 1
+    c0 = torch.where(top, torch.full_like(c0, size - 1), c0)
+    c = torch.where(top, c0, c)
+    c1 = torch.where(top, c0, c0 + 1)
+    frac = c - c0
+    scale = used.double() / n.double()[:, None, None]
+    w = torch.zeros(k, bins, size, dtype=torch.float64)
+    w.scatter_add_(2, c0.long(), (1.0 - frac) * scale)
+    w.scatter_add_(2, c1.long(), frac * scale)
+    return w
+
+
 def roi_align(feat: Tensor, boxes: Tensor, output_size: Tuple[int, int] = (1, 1), spatial_scale: float = 1.0,
               sampling_ratio: int = -1, aligned: bool = True) -> Tensor:
-    """RoIAlign with torchvision's semantics (plain torch, differentiable; no torchvision needed).
+    """RoIAlign with torchvision's semantics (plain torch, differentiable in `feat`; no torchvision needed).
 
     feat [B, C, H, W]; boxes [K, 5] rows (batch index, x1, y1, x2, y2) in input pixels; the feature cell (i, j)
     covers pixels [j / s, (j + 1) / s). Each output bin averages ceil(roi / bin) x ceil(roi / bin) bilinear samples
     (sampling_ratio <= 0: adaptive, as torchvision) at the centres of a regular sub-grid; samples outside
     [-1, H] x [-1, W] contribute 0, others are clamped to the border. Returns [K, C, oh, ow].
+
+    Bilinear weights, the validity test and the average over a bin's sub-grid all factor into a y part and an x
+    part, so each box is computed exactly as Wy [oh, H] @ feat [C, H, W] @ Wx^T [W, ow].
     """
     oh, ow = int(output_size[0]), int(output_size[1])
     k = boxes.shape[0]
@@ -31,58 +64,22 @@ def roi_align(feat: Tensor, boxes: Tensor, output_size: Tuple[int, int] = (1, 1)
     if k == 0:
         return feat.new_zeros((0, c, oh, ow))
     off = 0.5 if aligned else 0.0
-    out = []
-    b_cpu = boxes.detach().to("cpu", torch.float64)
-    for r in range(k):
-        bi = int(b_cpu[r, 0])
-        x1 = float(b_cpu[r, 1]) * spatial_scale - off
-        y1 = float(b_cpu[r, 2]) * spatial_scale - off
-        x2 = float(b_cpu[r, 3]) * spatial_scale - off
-        y2 = float(b_cpu[r, 4]) * spatial_scale - off
-        rw, rh = x2 - x1, y2 - y1
-        if not aligned:
-            rw, rh = max(rw, 1.0), max(rh, 1.0)
-        bw, bh = rw / ow, rh / oh
-        gh = sampling_ratio if sampling_ratio > 0 else max(1, math.ceil(rh / oh))
-        gw = sampling_ratio if sampling_ratio > 0 else max(1, math.ceil(rw / ow))
-        # sample coordinates [oh * gh], [ow * gw]
-        ys = torch.tensor([y1 + ph * bh + (iy + 0.5) * bh / gh for ph in range(oh) for iy in range(gh)],
-                          dtype=torch.float64)
-        xs = torch.tensor([x1 + pw * bw + (ix + 0.5) * bw / gw for pw in range(ow) for ix in range(gw)],
-                          dtype=torch.float64)
-        vy = (ys >= -1.0) & (ys <= hh)
-        vx = (xs >= -1.0) & (xs <= ww)
-        ys = ys.clamp(min=0.0)
-        xs = xs.clamp(min=0.0)
-        y0 = ys.floor().long()
-        x0 = xs.floor().long()
-        ytop = y0 >= hh - 1
-        xtop = x0 >= ww - 1
-        y0 = torch.where(ytop, torch.full_like(y0, hh - 1), y0)
-        x0 = torch.where(xtop, torch.full_like(x0, ww - 1), x0)
-        ys = torch.where(ytop, y0.double(), ys)
-        xs = torch.where(xtop, x0.double(), xs)
-        y1i = torch.where(ytop, y0, y0 + 1)
-        x1i = torch.where(xtop, x0, x0 + 1)
-        ly = (ys - y0.double()) * vy.double()
-        lx = (xs - x0.double()) * vx.double()
-        hy = (1.0 - (ys - y0.double())) * vy.double()
-        hx = (1.0 - (xs - x0.double())) * vx.double()
-        dt, dev = feat.dtype, feat.device
-        f = feat[bi]  # [C, H, W]
-        wy = torch.stack([hy, ly]).to(dev, dt)  # [2, Sy]
-        wx = torch.stack([hx, lx]).to(dev, dt)  # [2, Sx]
-        yi = torch.stack([y0, y1i]).to(dev)
-        xi = torch.stack([x0, x1i]).to(dev)
-        acc = 0
-        for a in range(2):
-            rows = f[:, yi[a]]  # [C, Sy, W]
-            for bb in range(2):
-                v = rows[:, :, xi[bb]]  # [C, Sy, Sx]
-                acc = acc + v * (wy[a][:, None] * wx[bb][None, :])
-        acc = acc.reshape(c, oh, gh, ow, gw).mean(dim=(2, 4))
-        out.append(acc)
-    return torch.stack(out)
+    b = boxes.detach().to("cpu", torch.float64)
+    x1 = b[:, 1] * spatial_scale - off
+    y1 = b[:, 2] * spatial_scale - off
+    rw = b[:, 3] * spatial_scale - off - x1
+    rh = b[:, 4] * spatial_scale - off - y1
+    if not aligned:
+        rw, rh = rw.clamp_min(1.0), rh.clamp_min(1.0)
+    wy = _axis_weights(y1, rh, oh, hh, sampling_ratio).to(feat.device, feat.dtype)
+    wx = _axis_weights(x1, rw, ow, ww, sampling_ratio).to(feat.device, feat.dtype)
+    bidx = b[:, 0].long()
+    out = feat.new_zeros((k, c, oh, ow))
+    for bi in torch.unique(bidx).tolist():
+        sel = (bidx == bi).nonzero().flatten()
+        t = torch.einsum("kph,chw->kcpw", wy[sel.to(feat.device)], feat[bi])
+        out = out.index_copy(0, sel.to(feat.device), torch.einsum("kcpw,kqw->kcpq", t, wx[sel.to(feat.device)]))
+    return out
 
 
 def content_loss(student_dense: Tensor, boxes: Tensor, teacher_emb: Tensor, patch_size: int) -> Tensor:

@@ -266,3 +266,43 @@ def test_cli_prints_error_events(tmp_path):
     assert r.returncode == 2
     ev = json.loads(r.stdout.strip().splitlines()[-1])
     assert ev["event"] == "error" and ev["code"] == "dataset" and "not found" in ev["message"]
+
+
+ONNX_VFM = os.path.join(PKG_ROOT, "..", "..", "..", "test", "models", "tiny-proxyclip", "vfm.onnx")
+PROVIDER = '''
+import torch
+def attention(pixels, grid, checkpoint):
+    assert checkpoint == "my-sd.ckpt", checkpoint
+    n = grid[0] * grid[1]
+    a = torch.ones(pixels.shape[0], n, n) + torch.eye(n)
+    return a / a.sum(-1, keepdim=True)
+'''
+
+
+@pytest.mark.parametrize("kind", ["self-layer", "scd", "onnx-vfm", "diffusion"])
+def test_other_teacher_kinds_train(data_dir, tmp_path, kind):
+    kw = {}
+    if kind == "self-layer":
+        kw = dict(context_teachers=["self-layer:1"], vfm_random_init=False, vfm_backbone=None)
+    elif kind == "scd":
+        kw = dict(context_teachers=["scd,form=kl"], vfm_random_init=False, vfm_backbone=None)
+    elif kind == "onnx-vfm":
+        kw = dict(vfm=os.path.abspath(ONNX_VFM), vfm_random_init=False, vfm_backbone=None)
+    else:
+        prov = tmp_path / "sd_attention.py"
+        prov.write_text(PROVIDER)
+        kw = dict(context_teachers=[f"diffusion:{prov},checkpoint=my-sd.ckpt,lambda=0.5"])
+    cfg = tiny_cfg(data_dir, str(tmp_path / "run"), steps=2, checkpoint_every=2, eval=True, eval_size=96, **kw)
+    ev, sink = quiet_events()
+    train(cfg, ev)
+    start = sink.lines[0]
+    names = {"self-layer": "self-layer:1", "scd": "scd", "onnx-vfm": "vfm-onnx",
+             "diffusion": "diffusion(vfm:tiny-dinov2-reg)"}
+    assert start["teachers"] == [names[kind]]
+    steps = [e for e in sink.lines if e["event"] == "step"]
+    terms = steps[-1]["terms"]
+    # the region constraint needs VFM features: on with a VFM teacher, off for the self teachers
+    assert set(terms) == ({"content", "context"} | ({"region"} if kind in ("onnx-vfm", "diffusion") else set()))
+    assert all(v == v and v >= 0 for v in terms.values())
+    evals = [e for e in sink.lines if e["event"] == "eval"]
+    assert evals and "corr_agreement" in evals[0]["after"] and "mask_miou" in evals[0]["after"]
