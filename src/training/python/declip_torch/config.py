@@ -156,6 +156,16 @@ _register(Preset(
     description="tiny DINOv2-with-registers-style VFM for tests",
 ))
 
+# The embedded default model (models/tiny-synth): a small OpenAI-CLIP-style dual encoder trained from scratch on the
+# synthetic world by declip_torch.bootstrap, with a word-level text tower (vocab <= 64 words, context 16).
+_register(Preset(
+    name="synth-vit-s16",
+    vision=VisionConfig(family="openai", width=192, depth=4, heads=3, patch_size=16, image_size=96, mlp_hidden=768,
+                        mlp="quick_gelu", embed_dim=128, ln_pre=True),
+    text=TextConfig(width=128, depth=3, heads=2, embed_dim=128, vocab_size=64, context_length=16, mlp="quick_gelu"),
+    description="small ViT-S/16-like CLIP for the synthetic world (models/tiny-synth), word tokenizer",
+))
+
 
 def get_preset(name: str) -> Preset:
     """Return the preset called `name`; raises ConfigError listing the known presets."""
