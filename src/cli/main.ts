@@ -3,6 +3,7 @@ import { Command, CommanderError } from 'commander';
 import { registerBagCommands } from './commands/bag';
 import { registerReplayCommands } from './commands/replay';
 import { registerDemoCommands } from './commands/demo';
+import { registerExportCommands } from './commands/export';
 import { registerSynthCommands, registerTestBagCommands } from './commands/synth';
 import { registerTrainCommands } from './commands/train';
 import { CliError, EXIT, takeRequestedExitCode } from './util';
@@ -31,6 +32,7 @@ export function buildProgram(): Command {
   registerBagCommands(program);
   registerReplayCommands(program);
   registerDemoCommands(program);
+  registerExportCommands(program);
   registerTestBagCommands(program);
   registerTrainCommands(program);
   return program;
