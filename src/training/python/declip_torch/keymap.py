@@ -190,18 +190,58 @@ def unwrap_state_dict(obj) -> Dict[str, Tensor]:
     return out
 
 
-def load_checkpoint_file(path: str) -> Dict[str, Tensor]:
-    """Load a checkpoint file (state dict / training checkpoint / OpenAI TorchScript archive) on the CPU."""
+#: Set to 1 to load checkpoints that hold arbitrary Python objects with full pickle (runs code from the file).
+TRUST_ENV = "DECLIP_TRUST_CHECKPOINT"
+
+
+def torch_has_weights_only() -> bool:
+    """True when this torch's torch.load accepts weights_only (torch >= 1.13)."""
+    import inspect
+    return "weights_only" in inspect.signature(torch.load).parameters
+
+
+def load_checkpoint_file(path: str, trusted: Optional[bool] = None) -> Dict[str, Tensor]:
+    """Load a checkpoint file (state dict / training checkpoint / OpenAI TorchScript archive) on the CPU.
+
+    Checkpoints are data: they are read with ``torch.load(weights_only=True)`` (tensors and plain containers only;
+    unpickling cannot run code) where the torch version has it (>= 1.13; Debian's 1.13 does). A file that needs
+    more (e.g. a pickled argparse.Namespace) is refused unless ``trusted`` (default: the DECLIP_TRUST_CHECKPOINT=1
+    environment variable) is set, which loads it with full pickle. TorchScript archives load with torch.jit.load.
+    """
     if not os.path.isfile(path):
         raise CheckpointError(f"checkpoint: file not found: {path}")
+    if trusted is None:
+        trusted = os.environ.get(TRUST_ENV, "") == "1"
+    safe = torch_has_weights_only()
     try:
-        obj = torch.load(path, map_location="cpu")
+        if safe:
+            obj = torch.load(path, map_location="cpu", weights_only=True)
+        else:
+            if not trusted:
+                raise CheckpointError(
+                    f"checkpoint: torch {torch.__version__} has no torch.load(weights_only=...), so {path} could "
+                    f"only be read with full pickle, which can run code; set {TRUST_ENV}=1 if you trust the file")
+            obj = torch.load(path, map_location="cpu")
+    except CheckpointError:
+        raise
     except Exception as e:  # noqa: BLE001 - torch.load raises many types (pickle, zip, runtime)
         try:
             obj = torch.jit.load(path, map_location="cpu")
         except Exception:  # noqa: BLE001
-            raise CheckpointError(f"checkpoint: cannot read {path}: {e}") from e
+            if safe and trusted:
+                try:
+                    obj = torch.load(path, map_location="cpu", weights_only=False)
+                except Exception as e2:  # noqa: BLE001
+                    raise CheckpointError(f"checkpoint: cannot read {path}: {e2}") from e2
+                return unwrap_state_dict(obj)
+            hint = (f"; it holds more than tensors and plain containers: if you trust the file, set {TRUST_ENV}=1 "
+                    "to load it with full pickle (which can run code from it)") if safe and _is_pickle_error(e) else ""
+            raise CheckpointError(f"checkpoint: cannot read {path}: {e}{hint}") from e
     return unwrap_state_dict(obj)
+
+
+def _is_pickle_error(e: Exception) -> bool:
+    return "weights_only" in str(e) or "Unsupported" in str(e) or "unpickl" in str(e).lower()
 
 
 def detect_family(sd: Mapping[str, Tensor]) -> Optional[str]:
