@@ -11,6 +11,11 @@ export default tseslint.config(
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/no-require-imports': 'off',
       'no-constant-condition': ['error', { checkLoops: false }],
+      // model packages, anchors, bags and params are data, never code (issue 11, security)
+      'no-eval': 'error',
+      'no-implied-eval': 'error',
+      'no-new-func': 'error',
+      'no-restricted-imports': ['error', { paths: ['vm', 'node:vm'] }],
     },
   },
 );
