@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { registerBagCommands } from './commands/bag';
+import { registerEvalCommands } from './commands/eval';
 import { registerReplayCommands } from './commands/replay';
 import { registerDemoCommands } from './commands/demo';
 import { registerExportCommands } from './commands/export';
@@ -34,6 +35,7 @@ export function buildProgram(): Command {
   registerDemoCommands(program);
   registerExportCommands(program);
   registerTestBagCommands(program);
+  registerEvalCommands(program);
   registerTrainCommands(program);
   return program;
 }

@@ -162,6 +162,9 @@ export async function writeSynthNocs(
   opts: { pickles?: boolean; python?: string } = {},
 ): Promise<{ root: string; prompts: string }> {
   const sum = await exportNocs(dir, seqs);
+  // the intrinsics of these images (REAL275 itself is always 640x480 with fixed intrinsics)
+  const K = seqs[0].frames[0].camera;
+  fs.writeFileSync(path.join(dir, 'camera.json'), JSON.stringify({ fx: K.fx, fy: K.fy, cx: K.cx, cy: K.cy }));
   if (opts.pickles) {
     const files = fs
       .readdirSync(sum.gtDir)

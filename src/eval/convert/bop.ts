@@ -20,6 +20,7 @@ import {
   writeDatasetJson,
   writeSceneBag,
   EVAL_FORMAT,
+  previousPrompts,
   type ConvertedFrame,
   type ConvertOptions,
   type ConvertSummary,
@@ -207,8 +208,9 @@ export async function convertBop(opts: BopConvertOptions): Promise<ConvertSummar
   );
   const infos = readJsonFile<Record<string, BopModelInfo>>(infoFile, 'models_info.json');
   const objects: Record<string, StoredModel> = {};
+  const prev = opts.overwrite ? {} : previousPrompts(opts.outDir);
   for (const [id, info] of Object.entries(infos)) {
-    objects[id] = bopModelToStored(id, info, opts.prompts?.[id] ?? `object ${id}`);
+    objects[id] = bopModelToStored(id, info, opts.prompts?.[id] ?? prev[id] ?? `object ${id}`);
   }
   requireFiles(
     'BOP models',

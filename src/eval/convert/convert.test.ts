@@ -6,7 +6,7 @@ import { synthEvalSequences, writeSynthBop, writeSynthNocs } from '../fixtures';
 import { loadEvalModel, observationsOf, openConvertedDataset } from '../dataset';
 import type { SynthSequence } from '../../synth';
 import { convertBop } from './bop';
-import { convertReal275, decomposeNocsRt } from './real275';
+import { convertReal275, decomposeNocsRt, real275Intrinsics } from './real275';
 import { EvalDatasetError, readPromptsFile, TOPICS } from './format';
 
 const apply = (R: ArrayLike<number>, t: ArrayLike<number>, p: number[]) =>
@@ -59,6 +59,8 @@ describe('dataset converters (synthetic BOP and NOCS exports)', () => {
     const again: boolean[] = [];
     await convertBop({ srcDir: src, outDir: out, onProgress: (e) => again.push(!!e.skipped) });
     expect(again).toEqual([true, true]);
+    // resuming without --prompts keeps the prompts already in the bags
+    expect((await openConvertedDataset(out)).models.objects[f.objects[0].objectId].prompt).toBe('red mug');
     expect(observationsOf(ds).length).toBe(12);
   });
 
@@ -84,6 +86,19 @@ describe('dataset converters (synthetic BOP and NOCS exports)', () => {
     const f = ds.scenes[0].frames[1];
     const synth = seqs[0].frames[1];
     expect(f.objects.length).toBe(3);
+    // camera.json of the synthetic export wins over the (640x480) REAL275 intrinsics
+    const ev = await import('../dataset');
+    const bag = await openBag(ds.scenes[0].bagPath);
+    const { replay } = await ev.readFrameMessages(bag, BigInt(f.stampNs));
+    await bag.close();
+    const { decodeMessage } = await import('../../bag');
+    const info = decodeMessage('sensor_msgs/msg/CameraInfo', replay[0].data) as {
+      k: number[];
+      width: number;
+    };
+    expect(info.width).toBe(synth.camera.width);
+    expect(info.k[0]).toBeCloseTo(synth.camera.fx, 6);
+    expect(info.k[2]).toBeCloseTo(synth.camera.cx, 6);
     for (const o of f.objects) {
       const so = synth.objects.find((x) => x.modelName === o.objectId)!;
       expect(so).toBeDefined();
@@ -99,6 +114,15 @@ describe('dataset converters (synthetic BOP and NOCS exports)', () => {
       expect(o.classId).toBeGreaterThan(0);
     }
     expect(ds.models.objects[f.objects[1].objectId].symmetries?.continuous).toBeDefined(); // bottle
+  });
+
+  it('real275Intrinsics scales the REAL275 camera to other image sizes', () => {
+    const k = real275Intrinsics(640, 480);
+    expect(k.fx).toBe(591.0125);
+    expect(k.cy).toBeCloseTo(244.11084, 9);
+    const h = real275Intrinsics(320, 240);
+    expect(h.fx).toBeCloseTo(295.50625, 9);
+    expect(h.cx).toBeCloseTo((322.525 + 0.5) / 2 - 0.5, 9);
   });
 
   it('decomposeNocsRt removes the scale', () => {

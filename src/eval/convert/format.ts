@@ -297,6 +297,17 @@ export function readPromptsFile(file: string | undefined): Record<string, string
   return out;
 }
 
+/**
+ * Prompts of an earlier conversion into `outDir` (models/models.json), so that resuming without --prompts keeps
+ * the prompts already written into the scene bags.
+ */
+export function previousPrompts(outDir: string): Record<string, string> {
+  const f = path.join(outDir, 'models', 'models.json');
+  if (!fs.existsSync(f)) return {};
+  const m = readJsonFile<ModelsJson>(f, 'models/models.json');
+  return Object.fromEntries(Object.entries(m.objects ?? {}).map(([k, v]) => [k, v.prompt]));
+}
+
 /** Progress callback of the converters. */
 export type ConvertProgress = (event: {
   scene: string;

@@ -28,6 +28,7 @@ import {
   writeDatasetJson,
   writeSceneBag,
   EVAL_FORMAT,
+  previousPrompts,
   type ConvertedFrame,
   type ConvertOptions,
   type ConvertSummary,
@@ -171,7 +172,10 @@ function gtFileFor(gtDir: string, subset: string, sceneId: string, stem: string)
 export interface Real275ConvertOptions extends ConvertOptions {
   /** Subset folder (default 'real_test'). */
   subset?: string;
-  /** Camera (default the REAL275 intrinsics fx 591.0125 fy 590.16775 cx 322.525 cy 244.11084; size from the images). */
+  /**
+   * Camera intrinsics. Default: `<src>/camera.json` ({fx, fy, cx, cy}) when present, else the REAL275 intrinsics
+   * (fx 591.0125 fy 590.16775 cx 322.525 cy 244.11084 at 640x480), scaled when the images have another size.
+   */
   camera?: Omit<CameraIntrinsics, 'width' | 'height'>;
 }
 
@@ -237,6 +241,7 @@ export async function convertReal275(opts: Real275ConvertOptions): Promise<Conve
   const outModels = path.join(opts.outDir, 'models');
   fs.mkdirSync(outModels, { recursive: true });
   const objects: Record<string, StoredModel> = {};
+  const prev = opts.overwrite ? {} : previousPrompts(opts.outDir);
   for (const [name, classId] of [...modelNames.entries()].sort()) {
     const src = path.join(modelDir, `${name}.obj`);
     const mesh = parseObj(fs.readFileSync(src, 'utf8'));
@@ -253,7 +258,7 @@ export async function convertReal275(opts: Real275ConvertOptions): Promise<Conve
       file: `${name}.obj`,
       scaleToM: 1,
       diameterM: verticesDiameterM(v),
-      prompt: opts.prompts?.[name] ?? promptFromModelName(name),
+      prompt: opts.prompts?.[name] ?? prev[name] ?? promptFromModelName(name),
       classId,
       minM: lo,
       sizeM: hi.map((h, k) => h - lo[k]),
@@ -275,7 +280,8 @@ export async function convertReal275(opts: Real275ConvertOptions): Promise<Conve
     scenes: [],
     objects: Object.keys(objects).length,
   };
-  const camBase = opts.camera ?? REAL275_INTRINSICS;
+  const camFile = path.join(opts.srcDir, 'camera.json');
+  const camBase = opts.camera ?? (fs.existsSync(camFile) ? readCameraJson(camFile) : undefined);
   for (const s of scenes) {
     const bag = sceneBagPath(opts.outDir, s.sceneId);
     if (fs.existsSync(bag) && !opts.overwrite) {
@@ -301,18 +307,41 @@ export async function convertReal275(opts: Real275ConvertOptions): Promise<Conve
   return summary;
 }
 
+function readCameraJson(file: string): Omit<CameraIntrinsics, 'width' | 'height'> {
+  const c = readJsonFile<Record<string, number>>(file, 'camera.json');
+  for (const k of ['fx', 'fy', 'cx', 'cy']) {
+    if (!Number.isFinite(c[k])) throw new EvalDatasetError(`camera.json: "${k}" must be a number`, [file]);
+  }
+  return { fx: c.fx, fy: c.fy, cx: c.cx, cy: c.cy };
+}
+
+/** REAL275 intrinsics for an image size (scaled from 640x480; pixel centres kept aligned). */
+export function real275Intrinsics(width: number, height: number): CameraIntrinsics {
+  const K = REAL275_INTRINSICS;
+  const sx = width / K.width;
+  const sy = height / K.height;
+  return {
+    width,
+    height,
+    fx: K.fx * sx,
+    fy: K.fy * sy,
+    cx: (K.cx + 0.5) * sx - 0.5,
+    cy: (K.cy + 0.5) * sy - 0.5,
+  };
+}
+
 async function* nocsFrames(
   dataset: string,
   s: NocsScene,
   models: Record<string, StoredModel>,
-  camBase: Omit<CameraIntrinsics, 'width' | 'height'>,
+  camBase: Omit<CameraIntrinsics, 'width' | 'height'> | undefined,
 ): AsyncGenerator<ConvertedFrame> {
   for (let fi = 0; fi < s.stems.length; fi++) {
     const st = s.stems[fi];
     const rgb = await readRgbImage(path.join(s.dir, `${st}_color.png`));
     const W = rgb.width;
     const H = rgb.height;
-    const camera: CameraIntrinsics = { ...camBase, width: W, height: H };
+    const camera: CameraIntrinsics = camBase ? { ...camBase, width: W, height: H } : real275Intrinsics(W, H);
     const depthFile = path.join(s.dir, `${st}_depth.png`);
     const depth = await readGrayImage(depthFile);
     const maskFile = path.join(s.dir, `${st}_mask.png`);

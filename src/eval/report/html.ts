@@ -51,7 +51,7 @@ export function buildReportHtml(r: ReportInput): string {
     `<title>${escapeXml(r.title)}</title>`,
     '<style>body{font-family:sans-serif;margin:24px;color:#222}table{border-collapse:collapse;margin:12px 0}' +
       'td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}th{background:#f4f4f4}caption{font-weight:bold;text-align:left;padding:4px 0}' +
-      '.figs{display:flex;flex-wrap:wrap;gap:16px}figure{margin:0}.thumbs img{max-width:240px;margin:4px;border:1px solid #ccc}</style>',
+      '.figs{display:flex;flex-wrap:wrap;gap:16px}figure{margin:0}.thumbs img{max-width:640px;margin:4px;border:1px solid #ccc}</style>',
     '</head><body>',
     `<h1>${escapeXml(r.title)}</h1>`,
   ];

@@ -48,6 +48,25 @@ function tinted(v: EvalView): RgbImage {
   return { width: w, height: h, data: out };
 }
 
+/** Nearest-neighbour upscaling by an integer factor (small evaluation images stay legible). */
+function upscale(img: RgbImage, k: number): RgbImage {
+  if (k <= 1) return img;
+  const w = img.width * k;
+  const h = img.height * k;
+  const out = new Uint8Array(w * h * 3);
+  for (let y = 0; y < h; y++) {
+    const sy = (y / k) | 0;
+    for (let x = 0; x < w; x++) {
+      const si = (sy * img.width + ((x / k) | 0)) * 3;
+      const di = (y * w + x) * 3;
+      out[di] = img.data[si];
+      out[di + 1] = img.data[si + 1];
+      out[di + 2] = img.data[si + 2];
+    }
+  }
+  return { width: w, height: h, data: out };
+}
+
 function sideBySide(a: RgbImage | null, b: RgbImage): RgbImage {
   if (!a) return b;
   const w = a.width + b.width;
@@ -71,13 +90,24 @@ async function thumbnail(
     ev.config.protocol === 'oryon'
       ? await ev.view(pair.anchor.sceneId, pair.anchor.frameId, pair.objectId)
       : null;
-  const img = sideBySide(a ? tinted(a) : null, tinted(q));
+  const k = Math.max(1, Math.floor(360 / q.frame.camera.height));
+  const img = upscale(sideBySide(a ? tinted(a) : null, tinted(q)), k);
   const model = ev.model(pair.objectId);
   const st = model.stored;
   const lo = (st.minM ?? [-0.05, -0.05, -0.05]) as [number, number, number];
   const hi = lo.map((v, k) => v + (st.sizeM?.[k] ?? 0.1)) as [number, number, number];
   const shift = a ? a.frame.camera.width : 0;
-  const cam = { ...q.frame.camera, cx: q.frame.camera.cx + shift, width: img.width, height: img.height };
+  const c0 = q.frame.camera;
+  // pixel (u, v) of the query becomes ((u + shift + 0.5) k - 0.5, (v + 0.5) k - 0.5) in the thumbnail
+  const cam = {
+    ...c0,
+    fx: c0.fx * k,
+    fy: c0.fy * k,
+    cx: (c0.cx + shift + 0.5) * k - 0.5,
+    cy: (c0.cy + 0.5) * k - 0.5,
+    width: img.width,
+    height: img.height,
+  };
   const objs: OverlayObject[] = [
     { label: 'GT', pose: pair.query.poseGt, boxMinM: lo, boxMaxM: hi, color: '#30e030' },
   ];

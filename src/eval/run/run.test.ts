@@ -1,7 +1,9 @@
 /** @jest-environment ./src/perception/ort-jest-environment.ts */
+import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import sharp from 'sharp';
 import { convertBop } from '../convert/bop';
 import { convertReal275 } from '../convert/real275';
 import { readPromptsFile } from '../convert/format';
@@ -56,6 +58,25 @@ describe('declip eval run end to end (synthetic BOP and NOCS datasets)', () => {
     const html = fs.readFileSync(s.reportPath, 'utf8');
     expect(html).toContain('<svg');
     expect((html.match(/data:image\/png;base64/g) ?? []).length).toBe(4);
+    // the report opens in a real browser: headless Chromium screenshot, not blank
+    const png = path.join(out, 'report.png');
+    execFileSync('bash', [
+      path.join(__dirname, '../../../scripts/report-screenshot.sh'),
+      s.reportPath,
+      png,
+      '1000',
+      '1400',
+    ]);
+    const { data, info } = await sharp(png).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    expect(info.width).toBe(1000);
+    let dark = 0;
+    let blue = 0;
+    for (let i = 0; i < data.length; i += 3) {
+      if (data[i] + data[i + 1] + data[i + 2] < 300) dark++; // text, axes, thumbnails
+      if (data[i + 2] > 150 && data[i] < 80 && data[i + 1] < 160) blue++; // plot bars/lines (#1f77b4)
+    }
+    expect(dark / (data.length / 3)).toBeGreaterThan(0.01);
+    expect(blue).toBeGreaterThan(200);
     const again = await runEvaluation(base(bop, { dataset: 'toyl' }), { outDir: out, thumbnails: 0 });
     expect(again.resumed).toBe(6);
     expect(again.evaluated).toBe(0);
