@@ -138,6 +138,11 @@ export function registerEvalCommands(program: Command): void {
       '--masks <variant>',
       'oracle (GT masks) | predicted (model masks); default predicted with --model, else oracle',
     )
+    .option(
+      '--predicted-by <who>',
+      'predicted masks from: node (the node pipeline, default) | perceiver',
+      'node',
+    )
     .option('--workers <n>', 'worker processes, each with its own inference session', intOpt('workers', 1), 1)
     .option(
       '--input-size <px>',
@@ -158,6 +163,7 @@ export function registerEvalCommands(program: Command): void {
         pairs: number;
         seed: number;
         masks?: string;
+        predictedBy: string;
         workers: number;
         inputSize?: number;
         vsd: boolean;
@@ -182,6 +188,9 @@ export function registerEvalCommands(program: Command): void {
           masks,
           ...(o.model ? { modelPath: path.resolve(o.model) } : {}),
           vsd: o.vsd,
+          ...(masks === 'predicted'
+            ? { predictedBy: oneOf('predicted-by', ['node', 'perceiver'] as const, o.predictedBy) }
+            : {}),
           ...(o.inputSize ? { inputSize: o.inputSize } : {}),
         };
         const bar = lazyBar(`eval ${config.protocol}`, !!o.json);

@@ -1,10 +1,14 @@
 /**
  * Evaluation of single tasks (Oryon pairs, or BOP single-view targets) on a converted dataset. Every view is
  * produced by replaying that frame's recorded CDR messages through DeclipNode (src/node runReplay), the
- * same node core that runs live, with {@link EvalPipeline} behind it.
+ * same node core that runs live:
+ * - oracle masks: {@link EvalPipeline} behind the node (GT masks; dense features from the model package, or
+ *   colour features without one); the pose is estimated here with src/pose (anchor mode or model mode);
+ * - predicted masks: the node's own DeclipPipeline ({@link NodeEvalPipeline}), masks and poses from it
+ *   (`predictedBy: 'perceiver'` selects EvalPipeline's Perceiver masks + src/pose here instead).
  */
 import { openBag, type BagReader } from '../../bag';
-import { runReplay } from '../../node/replay';
+import { runReplay, type ReplayMessage } from '../../node/replay';
 import { estimateAnchorPose } from '../../pose/anchor';
 import { extractInstances } from '../../pose/instances';
 import { estimateModelPose, prepareObjectModel, type PreparedModel } from '../../pose/model';
@@ -22,6 +26,7 @@ import { synthRenderDepth } from '../metrics/synthRender';
 import { evaluateOryonPair, type PairRecord } from '../protocol/oryon';
 import type { OryonPair } from '../protocol/pairs';
 import { EvalPipeline, type EvalView, type MaskVariant } from './evalPipeline';
+import { NodeEvalPipeline, onceLogger, type NodeFrameResult } from './nodePipeline';
 
 export type EvalProtocol = 'oryon' | 'bop';
 
@@ -41,10 +46,15 @@ export interface EvalRunConfig {
   /** Compute VSD (renders the model; default true). */
   vsd: boolean;
   /**
-   * Network input size for packages with dynamic H, W (short side for short_side resizing); default the
-   * manifest's input_size. Larger = finer feature grid and masks, slower.
+   * Network input size for packages with dynamic H, W (short side for short_side resizing) in EvalPipeline;
+   * default the manifest's input_size. The node pipeline always uses the manifest's.
    */
   inputSize?: number;
+  /**
+   * Who predicts masks in the predicted variant: 'node' (default) = the node's DeclipPipeline (perception +
+   * pose, Oryon pairs through its anchor mode), 'perceiver' = EvalPipeline's Perceiver masks + src/pose here.
+   */
+  predictedBy?: 'node' | 'perceiver';
   /** Model points used by ADD/MSSD/MSPD (default 1000). */
   maxModelPoints?: number;
 }
@@ -61,12 +71,14 @@ export class TaskEvaluator {
   private readonly models = new Map<string, LoadedModel>();
   private readonly prepared = new Map<string, PreparedModel>();
   private readonly cache = new Map<string, EvalView>();
+  private readonly nodeCache = new Map<string, NodeFrameResult>();
   private readonly frames = new Map<string, GtFrame>();
 
   private constructor(
     readonly config: EvalRunConfig,
     readonly ds: ConvertedDataset,
-    readonly pipeline: EvalPipeline,
+    readonly pipeline: EvalPipeline | null,
+    readonly nodePipeline: NodeEvalPipeline | null,
     private readonly cacheSize = 12,
   ) {
     for (const s of ds.scenes) for (const f of s.frames) this.frames.set(`${s.sceneId}/${f.frameId}`, f);
@@ -74,10 +86,21 @@ export class TaskEvaluator {
 
   static async create(config: EvalRunConfig, ds?: ConvertedDataset): Promise<TaskEvaluator> {
     const d = ds ?? (await openConvertedDataset(config.bagsDir));
+    if (config.masks === 'predicted' && !config.modelPath) {
+      throw new EvalDatasetError('predicted masks need a model package: pass --model <package dir>');
+    }
+    if (config.masks === 'predicted' && (config.predictedBy ?? 'node') === 'node') {
+      return new TaskEvaluator(config, d, null, new NodeEvalPipeline());
+    }
     const perceiver = config.modelPath
-      ? await Perceiver.load(config.modelPath, { logger: quietLogger })
+      ? await Perceiver.load(config.modelPath, { logger: onceLogger })
       : null;
-    return new TaskEvaluator(config, d, new EvalPipeline(config.masks, perceiver, {}, config.inputSize));
+    return new TaskEvaluator(
+      config,
+      d,
+      new EvalPipeline(config.masks, perceiver, {}, config.inputSize),
+      null,
+    );
   }
 
   model(objectId: string): LoadedModel {
@@ -117,15 +140,12 @@ export class TaskEvaluator {
     return f;
   }
 
-  /** One object's view of one frame, replayed through DeclipNode (cached, LRU). */
-  async view(sceneId: string, frameId: string, objectId: string): Promise<EvalView> {
-    const key = `${sceneId}/${frameId}/${objectId}`;
-    const hit = this.cache.get(key);
-    if (hit) {
-      this.cache.delete(key);
-      this.cache.set(key, hit);
-      return hit;
-    }
+  /** The frame's replay messages, the object's 0/1 GT mask and its prompt. */
+  private async frameInput(
+    sceneId: string,
+    frameId: string,
+    objectId: string,
+  ): Promise<{ replay: ReplayMessage[]; gtMask: Uint8Array; prompt: string }> {
     const gt = this.gtFrame(sceneId, frameId);
     const obj = gt.objects.find((o) => o.objectId === objectId);
     if (!obj)
@@ -134,34 +154,117 @@ export class TaskEvaluator {
     if (!gtMask) throw new EvalDatasetError(`frame ${sceneId}/${frameId} has no GT mask message`);
     const m01 = new Uint8Array(gtMask.length);
     for (let i = 0; i < m01.length; i++) m01[i] = gtMask[i] === obj.index + 1 ? 1 : 0;
-    this.pipeline.request = { prompt: obj.prompt, gtMask: m01 };
-    this.pipeline.lastView = null;
+    return { replay, gtMask: m01, prompt: obj.prompt };
+  }
+
+  private static lru<V>(cache: Map<string, V>, key: string, value: V, size: number): void {
+    cache.set(key, value);
+    while (cache.size > size) cache.delete(cache.keys().next().value as string);
+  }
+
+  /**
+   * Replays one frame through DeclipNode + the node's DeclipPipeline. capture = make an anchor of the prompt
+   * (cached); else estimate with pose_method anchor (Oryon, after useAnchor) or model (BOP).
+   */
+  private async nodeReplay(
+    sceneId: string,
+    frameId: string,
+    objectId: string,
+    capture: boolean,
+  ): Promise<NodeFrameResult> {
+    const np = this.nodePipeline as NodeEvalPipeline;
+    const key = `${sceneId}/${frameId}/${objectId}`;
+    const hit = capture ? this.nodeCache.get(key) : undefined;
+    if (hit) return hit;
+    const { replay, gtMask, prompt } = await this.frameInput(sceneId, frameId, objectId);
+    np.request = { prompt, gtMask, capture };
+    np.last = null;
     try {
       await runReplay(replay, {
-        pipeline: this.pipeline,
-        parameters: { queries: obj.prompt.replace(/,/g, ' ') },
+        pipeline: np,
+        parameters: {
+          queries: prompt.replace(/,/g, ' '),
+          model_path: this.config.modelPath ?? '',
+          pose_method: this.config.protocol === 'oryon' ? 'anchor' : 'model',
+        },
       });
     } finally {
-      this.pipeline.request = null;
+      np.request = null;
     }
-    const v = this.pipeline.lastView;
-    if (!v)
+    const r = np.last as NodeFrameResult | null;
+    if (!r) {
       throw new EvalDatasetError(
         `the node did not process frame ${sceneId}/${frameId} (colour/depth/camera_info)`,
       );
-    this.cache.set(key, v);
-    while (this.cache.size > this.cacheSize) this.cache.delete(this.cache.keys().next().value as string);
+    }
+    if (capture) TaskEvaluator.lru(this.nodeCache, key, r, this.cacheSize);
+    return r;
+  }
+
+  /** One object's view of one frame, replayed through DeclipNode (cached, LRU). */
+  async view(sceneId: string, frameId: string, objectId: string): Promise<EvalView> {
+    if (this.nodePipeline) return (await this.nodeReplay(sceneId, frameId, objectId, true)).view;
+    const pipeline = this.pipeline as EvalPipeline;
+    const key = `${sceneId}/${frameId}/${objectId}`;
+    const hit = this.cache.get(key);
+    if (hit) {
+      this.cache.delete(key);
+      this.cache.set(key, hit);
+      return hit;
+    }
+    const { replay, gtMask, prompt } = await this.frameInput(sceneId, frameId, objectId);
+    pipeline.request = { prompt, gtMask };
+    pipeline.lastView = null;
+    try {
+      await runReplay(replay, { pipeline, parameters: { queries: prompt.replace(/,/g, ' ') } });
+    } finally {
+      pipeline.request = null;
+    }
+    const v = pipeline.lastView as EvalView | null;
+    if (!v) {
+      throw new EvalDatasetError(
+        `the node did not process frame ${sceneId}/${frameId} (colour/depth/camera_info)`,
+      );
+    }
+    TaskEvaluator.lru(this.cache, key, v, this.cacheSize);
     return v;
   }
 
-  /** Evaluates one task into a pair record (never throws for a failed estimate: that is a 'missing' record). */
-  async evaluate(pair: OryonPair): Promise<PairRecord> {
-    const t0 = performance.now();
-    const model = this.model(pair.objectId);
+  /** Predicted masks through the node pipeline: the estimate, the query view and both IoUs. */
+  private async estimateWithNode(
+    pair: OryonPair,
+    extra: Record<string, unknown>,
+  ): Promise<{ est: Pose | null; q: EvalView; iouAnchor: number }> {
+    const np = this.nodePipeline as NodeEvalPipeline;
+    extra.pipeline = 'node';
+    let qr: NodeFrameResult | null = null;
+    let iouAnchor: number;
+    if (this.config.protocol === 'oryon') {
+      const a = await this.nodeReplay(pair.anchor.sceneId, pair.anchor.frameId, pair.objectId, true);
+      iouAnchor = a.view.iou;
+      if (a.anchor) {
+        np.useAnchor(pair.prompt, a.anchor);
+        qr = await this.nodeReplay(pair.query.sceneId, pair.query.frameId, pair.objectId, false);
+      } else extra.failure = `anchor: ${a.failure ?? 'no anchor'}`;
+    } else {
+      np.registerModel(pair.prompt, this.model(pair.objectId).pointsM);
+      qr = await this.nodeReplay(pair.query.sceneId, pair.query.frameId, pair.objectId, false);
+      iouAnchor = qr.view.iou;
+    }
+    if (qr && !qr.pose) extra.failure = qr.failure ?? 'no pose';
+    if (qr?.pose) extra.fitness = qr.fitness;
+    const q = qr ? qr.view : await this.view(pair.query.sceneId, pair.query.frameId, pair.objectId);
+    return { est: qr?.pose ?? null, q, iouAnchor };
+  }
+
+  /** Oracle masks (or predictedBy 'perceiver'): views from EvalPipeline, pose estimated here with src/pose. */
+  private async estimateHere(
+    pair: OryonPair,
+    extra: Record<string, unknown>,
+  ): Promise<{ est: Pose | null; q: EvalView; iouAnchor: number }> {
     const q = await this.view(pair.query.sceneId, pair.query.frameId, pair.objectId);
-    let estimateRel: Pose | null = null;
-    let iouAnchor: number | null;
-    const extra: Record<string, unknown> = { masks: this.config.masks, protocol: this.config.protocol };
+    let est: Pose | null = null;
+    let iouAnchor: number;
     if (this.config.protocol === 'oryon') {
       const a = await this.view(pair.anchor.sceneId, pair.anchor.frameId, pair.objectId);
       iouAnchor = a.iou;
@@ -172,7 +275,7 @@ export class TaskEvaluator {
         { seed: hashStr(pair.pairId) },
       );
       if (r.ok) {
-        estimateRel = r.pose;
+        est = r.pose;
         extra.fitness = r.fitness;
       } else extra.failure = `${r.reason}: ${r.message}`;
     } else {
@@ -184,14 +287,25 @@ export class TaskEvaluator {
           seed: hashStr(pair.pairId),
         });
         if (r.ok) {
-          estimateRel = r.pose;
+          est = r.pose;
           extra.fitness = r.fitness;
         } else extra.failure = `${r.reason}: ${r.message}`;
       }
     }
+    return { est, q, iouAnchor };
+  }
+
+  /** Evaluates one task into a pair record (never throws for a failed estimate: that is a 'missing' record). */
+  async evaluate(pair: OryonPair): Promise<PairRecord> {
+    const t0 = performance.now();
+    const model = this.model(pair.objectId);
+    const extra: Record<string, unknown> = { masks: this.config.masks, protocol: this.config.protocol };
+    const { est, q, iouAnchor } = this.nodePipeline
+      ? await this.estimateWithNode(pair, extra)
+      : await this.estimateHere(pair, extra);
     const rec = evaluateOryonPair({
       pair,
-      estimateRel,
+      estimateRel: est,
       model,
       camera: q.frame.camera,
       ...(this.config.vsd ? { depthQueryM: q.frame.depthM, renderDepth: synthRenderDepth } : {}),
@@ -206,16 +320,10 @@ export class TaskEvaluator {
   async close(): Promise<void> {
     for (const b of this.bags.values()) await b.close();
     this.bags.clear();
-    await this.pipeline.perceiver?.release();
+    await this.pipeline?.perceiver?.release();
+    await this.nodePipeline?.dispose();
   }
 }
-
-const quietLogger = {
-  info: () => undefined,
-  warn: (m: string) => process.stderr.write(`warn: ${m}\n`),
-  error: (m: string) => process.stderr.write(`error: ${m}\n`),
-  debug: () => undefined,
-};
 
 export { openConvertedDataset };
 export type { MaskVariant };

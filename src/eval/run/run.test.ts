@@ -12,7 +12,17 @@ import { readPairRecordsFile } from '../protocol/jsonl';
 import { runEvaluation } from './runner';
 import type { EvalRunConfig } from './evaluator';
 
-const MODEL = path.join(__dirname, '../../../test/models/tiny-analytic');
+const ANALYTIC = path.join(__dirname, '../../../test/models/tiny-analytic');
+
+/** tiny-analytic with a 96-px network input (its 8-px patches at the default 32 px are too coarse at 160x120). */
+function analytic96(dir: string): string {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const f of fs.readdirSync(ANALYTIC)) fs.copyFileSync(path.join(ANALYTIC, f), path.join(dir, f));
+  const mj = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
+  mj.image.input_size = [96, 96];
+  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(mj));
+  return dir;
+}
 
 describe('declip eval run end to end (synthetic BOP and NOCS datasets)', () => {
   let tmp: string;
@@ -86,22 +96,41 @@ describe('declip eval run end to end (synthetic BOP and NOCS datasets)', () => {
     );
   });
 
-  it('Oryon, predicted masks with a model package (REAL275-like NOCS), 2 worker processes', async () => {
+  it('Oryon, predicted masks by the node pipeline (REAL275-like NOCS), 2 worker processes', async () => {
     const out = path.join(tmp, 'out-pred');
-    const s = await runEvaluation(
-      base(nocs, { dataset: 'real275', masks: 'predicted', modelPath: MODEL, inputSize: 96 }),
-      {
-        outDir: out,
-        workers: 2,
-        thumbnails: 1,
-      },
-    );
+    const model = analytic96(path.join(tmp, 'analytic96'));
+    const s = await runEvaluation(base(nocs, { dataset: 'real275', masks: 'predicted', modelPath: model }), {
+      outDir: out,
+      workers: 2,
+      thumbnails: 1,
+    });
     expect(s.tasks).toBe(6);
     const recs = readPairRecordsFile(s.resultsPath).records;
     expect(new Set(recs.map((r) => r.pairId)).size).toBe(6);
     // predicted masks of the analytic colour model overlap the GT masks
     expect(s.aggregate.mask.meanIou).toBeGreaterThan(0.3);
     expect(s.aggregate.mask.meanIou).toBeLessThan(1);
+    // poses come from the node's anchor mode
+    expect(recs.every((r) => r.extra?.pipeline === 'node')).toBe(true);
+    // (with a 12x16 feature grid the node's anchor matcher finds few correspondences: failures are recorded
+    // with the node's reason and count as failures)
+    for (const r of recs) {
+      if (r.status === 'missing') expect(String(r.extra?.failure)).toMatch(/[a-z-]+: /);
+      else expect(r.errors?.reDeg).toBeGreaterThanOrEqual(0);
+    }
+  });
+
+  it('Oryon, predicted masks by the Perceiver (inputSize override), in process', async () => {
+    const out = path.join(tmp, 'out-pred-perceiver');
+    const cfg = base(bop, {
+      masks: 'predicted',
+      predictedBy: 'perceiver',
+      modelPath: ANALYTIC,
+      inputSize: 96,
+    });
+    const s = await runEvaluation({ ...cfg, pairs: 3 }, { outDir: out, thumbnails: 0 });
+    expect(s.tasks).toBe(3);
+    expect(s.aggregate.mask.meanIou).toBeGreaterThan(0.3);
   });
 
   it('BOP single-view protocol with models', async () => {

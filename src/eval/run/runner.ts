@@ -94,6 +94,8 @@ const RUN_KEYS: (keyof EvalRunConfig)[] = [
   'modelPath',
   'vsd',
   'maxModelPoints',
+  'inputSize',
+  'predictedBy',
 ];
 
 function checkRunJson(file: string, config: EvalRunConfig): void {
