@@ -13,6 +13,6 @@ npm run -s typecheck || rc=1
 npm run -s lint || rc=1
 npx jest --ci --json --outputFile=out/test/jest.json ${JEST_ARGS:-} || rc=1
 .venv/bin/python -m pytest src/training/python/tests -q --junitxml=out/test/pytest.xml || rc=1
-npm run -s soak -- --duration 30 --frames 20 --out out/test/soak.json >/dev/null || rc=1
+npm run -s soak -- --duration 60 --frames 20 --out out/test/soak.json >/dev/null || rc=1
 node scripts/test-summary.js out/test/jest.json out/test/pytest.xml || rc=1
 exit $rc
