@@ -187,7 +187,8 @@ export class DeclipPipeline implements Pipeline {
   async configure(settings: PipelineSettings): Promise<void> {
     const modelPath = settings.modelPath || this.options.modelPath || DEFAULT_MODEL_DIR;
     const device = (settings.device || this.options.device || 'auto') as Device;
-    const key = `${path.resolve(modelPath)}|${device}`;
+    const threads = settings.cpuThreads ?? 0;
+    const key = `${path.resolve(modelPath)}|${device}|${threads}`;
     if (key !== this.loadedKey) {
       if (!fs.existsSync(path.join(modelPath, 'model.json'))) {
         throw new PipelineConfigError(
@@ -200,6 +201,7 @@ export class DeclipPipeline implements Pipeline {
       }
       const next = await Perceiver.load(modelPath, {
         ...this.options.perceiver,
+        ...(threads > 0 ? { intraOpThreads: threads } : {}),
         device,
         logger: this.log,
       });
@@ -488,6 +490,7 @@ export function defaultPipelineSettings(overrides: Partial<PipelineSettings> = {
     poseMethod: 'auto',
     modelsDir: '',
     anchorsDir: '',
+    cpuThreads: 0,
     ...overrides,
   };
 }

@@ -257,6 +257,7 @@ export class DeclipNode {
       poseMethod: String(p.pose_method),
       modelsDir: String(p.models_dir),
       anchorsDir: String(p.anchors_dir),
+      cpuThreads: Number(p.cpu_threads),
     };
   }
 

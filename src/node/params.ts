@@ -159,6 +159,15 @@ export const PARAM_SCHEMA: readonly ParamSpec[] = [
   },
   {
     group: 'Queries and model',
+    name: 'cpu_threads',
+    type: 'integer',
+    default: 0,
+    range: { from: 0, to: 256 },
+    description: 'onnxruntime intra-op threads when the model runs on the CPU (0 = one per core).',
+    dynamic: false,
+  },
+  {
+    group: 'Queries and model',
     name: 'score_threshold',
     type: 'double',
     default: 0.5,

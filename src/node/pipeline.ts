@@ -97,6 +97,8 @@ export interface PipelineSettings {
   poseMethod: string;
   modelsDir: string;
   anchorsDir: string;
+  /** onnxruntime intra-op threads on the CPU provider (0 = onnxruntime's default). */
+  cpuThreads?: number;
 }
 
 /** What the node needs from the perception + pose pipeline. */
