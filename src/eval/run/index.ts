@@ -3,3 +3,5 @@ export * from './evalPipeline';
 export * from './evaluator';
 export * from './runner';
 export * from './report';
+export * from './nodePipeline';
+export * from './nocsEval';

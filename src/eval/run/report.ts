@@ -8,6 +8,7 @@ import { renderOverlayPng, type OverlayObject } from '../../cli/overlay';
 import type { RgbImage } from '../../types';
 import type { ConvertedDataset } from '../dataset';
 import { composePoses } from '../metrics/linalg';
+import type { NocsMapResult } from '../metrics/nocs';
 import type { OryonAggregate, PairRecord } from '../protocol/oryon';
 import type { OryonPair } from '../protocol/pairs';
 import { buildReportHtml, oryonReportInput, type ReportThumbnail } from '../report/html';
@@ -134,6 +135,8 @@ export interface WriteReportInput {
   tasks: OryonPair[];
   records: PairRecord[];
   aggregate: OryonAggregate;
+  /** NOCS category-level mAP (REAL275). */
+  nocs?: NocsMapResult | null;
   /** Best and worst pairs each. */
   thumbnails: number;
 }
@@ -174,6 +177,25 @@ export async function writeRunReport(r: WriteReportInput): Promise<string> {
     'mean IoU (anchor)': r.aggregate.mask.meanIouAnchor,
     'mean IoU (query)': r.aggregate.mask.meanIouQuery,
   };
+  if (r.nocs) {
+    const n = r.nocs;
+    const pct = (v: number) => Math.round(v * 1000) / 10;
+    input.tables = [
+      ...(input.tables ?? []),
+      {
+        caption: 'NOCS category-level mAP (%, size taken from the GT: the protocol estimates no size)',
+        headers: [
+          'class',
+          ...n.iouThresholds.map((t) => `3D IoU ${Math.round(t * 100)}`),
+          ...n.poseThresholds.map(([d, c]) => `${d}°${c}cm`),
+        ],
+        rows: [
+          ...n.perClass.map((c) => [c.name, ...c.iouAp.map(pct), ...c.poseAp.map(pct)]),
+          ['mean', ...n.meanIouAp.map(pct), ...n.meanPoseAp.map(pct)],
+        ],
+      },
+    ];
+  }
   const html = buildReportHtml(input);
   fs.writeFileSync(r.file, html);
   return html;

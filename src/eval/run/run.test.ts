@@ -63,6 +63,7 @@ describe('declip eval run end to end (synthetic BOP and NOCS datasets)', () => {
       expect(r.pairId).toMatch(/->/);
     }
     expect(s.aggregate.mask.meanIou).toBe(1);
+    expect(s.nocs).toBeNull(); // BOP data has no NOCS classes
     expect(s.aggregate.ar).toBeGreaterThanOrEqual(0);
     expect(s.aggregate.ar).toBeLessThanOrEqual(1);
     const html = fs.readFileSync(s.reportPath, 'utf8');
@@ -110,6 +111,12 @@ describe('declip eval run end to end (synthetic BOP and NOCS datasets)', () => {
     // predicted masks of the analytic colour model overlap the GT masks
     expect(s.aggregate.mask.meanIou).toBeGreaterThan(0.3);
     expect(s.aggregate.mask.meanIou).toBeLessThan(1);
+    // REAL275 runs also report the NOCS category-level mAP
+    expect(s.nocs?.iouThresholds).toEqual([0.25, 0.5]);
+    const classes = s.nocs?.perClass.map((c) => c.name) ?? [];
+    expect(classes.length).toBeGreaterThan(0);
+    for (const c of classes) expect(['bottle', 'bowl', 'mug']).toContain(c);
+    expect(fs.readFileSync(s.reportPath, 'utf8')).toContain('NOCS category-level mAP');
     // poses come from the node's anchor mode
     expect(recs.every((r) => r.extra?.pipeline === 'node')).toBe(true);
     // (with a 12x16 feature grid the node's anchor matcher finds few correspondences: failures are recorded

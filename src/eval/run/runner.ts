@@ -15,6 +15,8 @@ import { createRng, sampleOryonPairs, type ObjectObservation, type OryonPair } f
 import { BOP_VISIB_GT_MIN } from '../metrics/recall';
 import { TaskEvaluator, type EvalRunConfig } from './evaluator';
 import { writeRunReport } from './report';
+import { nocsMapOfRun } from './nocsEval';
+import type { NocsMapResult } from '../metrics/nocs';
 
 const IDENTITY = () => ({ R: Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]), tM: new Float64Array(3) });
 
@@ -81,6 +83,8 @@ export interface RunSummary {
   evaluated: number;
   resumed: number;
   aggregate: OryonAggregate;
+  /** NOCS category-level mAP (REAL275 runs only). */
+  nocs: NocsMapResult | null;
   resultsPath: string;
   reportPath: string;
   summaryPath: string;
@@ -234,10 +238,11 @@ export async function runEvaluation(config: EvalRunConfig, opts: RunOptions): Pr
   }
   const records = readPairRecordsFile(resultsPath).records.filter((r) => ids.has(r.pairId));
   const aggregate = aggregateOryon(records);
+  const nocs = nocsMapOfRun(ds, tasks, records);
   const summaryPath = path.join(out, 'summary.json');
   fs.writeFileSync(
     summaryPath,
-    JSON.stringify({ dataset: ds.info.dataset, config, tasks: tasks.length, aggregate }, null, 1),
+    JSON.stringify({ dataset: ds.info.dataset, config, tasks: tasks.length, aggregate, nocs }, null, 1),
   );
   const reportPath = path.join(out, 'report.html');
   await writeRunReport({
@@ -248,6 +253,7 @@ export async function runEvaluation(config: EvalRunConfig, opts: RunOptions): Pr
     tasks,
     records,
     aggregate,
+    nocs,
     thumbnails: opts.thumbnails ?? 4,
   });
   return {
@@ -255,6 +261,7 @@ export async function runEvaluation(config: EvalRunConfig, opts: RunOptions): Pr
     evaluated: tasks.length - resumed,
     resumed,
     aggregate,
+    nocs,
     resultsPath,
     reportPath,
     summaryPath,
