@@ -1,0 +1,110 @@
+/** @jest-environment ./src/perception/ort-jest-environment.ts */
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { runCli } from '../main';
+import { EXIT } from '../util';
+
+async function quiet(argv: string[]): Promise<{ code: number; out: string; err: string }> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const log = jest.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
+  const error = jest
+    .spyOn(console, 'error')
+    .mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
+  try {
+    return { code: await runCli(argv), out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    log.mockRestore();
+    error.mockRestore();
+  }
+}
+
+describe('declip eval (CLI)', () => {
+  let tmp: string;
+  beforeAll(() => (tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'evalcli-'))));
+  afterAll(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('synth -> convert -> run -> report, JSON summary', async () => {
+    const src = path.join(tmp, 'src');
+    expect((await quiet(['eval', 'synth', '--out', src, '--scenes', '2', '--frames', '1'])).code).toBe(
+      EXIT.OK,
+    );
+    const conv = await quiet([
+      'eval',
+      'convert',
+      '--dataset',
+      'toyl',
+      '--src',
+      path.join(src, 'bop'),
+      '--prompts',
+      path.join(src, 'bop', 'prompts.json'),
+      '--out',
+      path.join(tmp, 'toyl'),
+    ]);
+    expect(conv.code).toBe(EXIT.OK);
+    expect(conv.out).toMatch(/toyl: 2 scenes \(2 converted, 0 already done\), 2 frames, 3 models/);
+    const run = await quiet([
+      'eval',
+      'run',
+      '--dataset',
+      'toyl',
+      '--bags',
+      path.join(tmp, 'toyl'),
+      '--pairs',
+      '4',
+      '--no-vsd',
+      '--thumbnails',
+      '0',
+      '--out',
+      path.join(tmp, 'res'),
+      '--json',
+    ]);
+    expect(run.code).toBe(EXIT.OK);
+    const s = JSON.parse(run.out);
+    expect(s.tasks).toBe(4);
+    expect(s.aggregate.count).toBe(4);
+    expect(s.aggregate.vsd).toBeUndefined(); // --no-vsd
+    expect(fs.existsSync(path.join(tmp, 'res', 'report.html'))).toBe(true);
+  });
+
+  it('bad input: a wrong dataset name is a usage error, a missing dataset a bad-input error naming the path', async () => {
+    const bad = await quiet([
+      'eval',
+      'convert',
+      '--dataset',
+      'ycb',
+      '--src',
+      tmp,
+      '--out',
+      path.join(tmp, 'x'),
+    ]);
+    expect(bad.code).toBe(EXIT.USAGE);
+    expect(bad.err).toMatch(/--dataset must be one of real275, toyl, bop/);
+    const missing = path.join(tmp, 'nowhere');
+    const r = await quiet([
+      'eval',
+      'convert',
+      '--dataset',
+      'real275',
+      '--src',
+      missing,
+      '--out',
+      path.join(tmp, 'y'),
+    ]);
+    expect(r.code).toBe(EXIT.BAD_INPUT);
+    expect(r.err).toContain(path.join(missing, 'real_test'));
+    const p = await quiet([
+      'eval',
+      'run',
+      '--bags',
+      tmp,
+      '--masks',
+      'predicted',
+      '--out',
+      path.join(tmp, 'z'),
+    ]);
+    expect(p.code).toBe(EXIT.USAGE);
+    expect(p.err).toMatch(/--masks predicted needs --model/);
+  });
+});
