@@ -39,7 +39,7 @@ from .errors import CheckpointError, ConfigError, DeclipError
 from .export import git_commit
 from .heads import ARCH_MODE, ClipModel, build_clip, decoupled_last_block
 from .keymap import clip_to_external, load_clip_state_dict, load_vfm_state_dict, suggest_presets, unwrap_state_dict
-from .keymap import load_checkpoint_file
+from .keymap import load_checkpoint_file, torch_has_weights_only
 from .teachers import (ContextTeacher, DiffusionRefinedTeacher, MaskAffinityTeacher, OnnxVfmTeacher, ScdTeacher,
                        SelfLayerTeacher, TeacherAffinity, TeacherSpec, VfmTeacher, dense_gram,
                        load_attention_provider, parse_teacher_spec)
@@ -168,8 +168,9 @@ def _json_default(o):
 
 
 def torch_load(path: str) -> Any:
-    """torch.load on the CPU of our own files (full pickle: optimizer / RNG state); torch >= 2.6 defaults to
-    weights_only=True, which these files do not satisfy."""
+    """torch.load on the CPU of the trainer's own checkpoint.pt (full pickle: optimizer and RNG state; the file is
+    one this trainer wrote into the run directory). torch >= 2.6 defaults to weights_only=True, which it does not
+    satisfy. User-supplied checkpoints (--base, --vfm) go through keymap's weights-only loading instead."""
     try:
         return torch.load(path, map_location="cpu", weights_only=False)
     except TypeError:  # torch < 1.13 has no weights_only
@@ -211,18 +212,24 @@ def load_base(cfg: TrainConfig) -> Tuple[ClipModel, Preset, Dict[str, Any]]:
                          "--backbone PRESET")
     if not os.path.isfile(cfg.base):
         raise ConfigError(f"base: checkpoint not found: {cfg.base}")
-    try:
-        raw = torch_load(cfg.base)
-    except Exception:  # noqa: BLE001 - OpenAI TorchScript archives need jit.load
-        raw = None
-    embedded = raw.get("declip_preset") if isinstance(raw, dict) else None
+    raw = None
+    if torch_has_weights_only():  # data only: unpickling a checkpoint must not run code (see keymap)
+        try:
+            raw = torch.load(cfg.base, map_location="cpu", weights_only=True)
+        except Exception:  # noqa: BLE001 - TorchScript archives / pickles: load_checkpoint_file decides
+            raw = None
+    embedded = None
+    if isinstance(raw, dict) and isinstance(raw.get("declip_json"), str):  # a student.pt of this trainer
+        embedded = json.loads(raw["declip_json"]).get("preset")
+    elif isinstance(raw, dict) and isinstance(raw.get("declip_preset"), dict):
+        embedded = raw["declip_preset"]
     sd = unwrap_state_dict(raw) if raw is not None else load_checkpoint_file(cfg.base)
     if cfg.backbone:
         preset = get_preset(cfg.backbone)
     elif embedded:
         name = embedded.get("name")
-        preset = PRESETS[name] if name in PRESETS and preset_to_dict(PRESETS[name]) == embedded else \
-            preset_from_dict(embedded)
+        same = name in PRESETS and json.loads(json.dumps(preset_to_dict(PRESETS[name]))) == embedded
+        preset = PRESETS[name] if same else preset_from_dict(embedded)
     else:
         fits = suggest_presets(sd)
         raise ConfigError(f"backbone: pass --backbone PRESET for {cfg.base}"
@@ -753,9 +760,11 @@ def train(cfg: TrainConfig, events: Optional[Events] = None) -> Dict[str, Any]:
                                                                            f"{torch.__version__}",
         "fingerprint": fp,
     }
+    # metadata as one JSON string: torch 1.13's weights-only unpickler (the exporter's loader) takes tensors,
+    # containers, ints and strings but no floats
+    meta = {"preset": preset_to_dict(preset), "arch": cfg.arch, "scale": cfg.scale, "training": training_info}
     atomic_torch_save({"format": STUDENT_FORMAT, "state_dict": clip_to_external(student.cpu(), preset),
-                       "declip_preset": preset_to_dict(preset), "arch": cfg.arch, "scale": cfg.scale,
-                       "training": training_info}, student_path)
+                       "declip_json": json.dumps(meta, default=_json_default)}, student_path)
     student.to(device)
     ev.emit("final", path=student_path)
 

@@ -108,11 +108,13 @@ def test_frozen_parameters_unchanged_bit_for_bit(data_dir, tmp_path, arch):
         else:
             assert not torch.equal(trained[name], v), f"{name} did not train"
     # the exported encoder computes the same dense features as the training forward
-    student = torch_load(os.path.join(str(tmp_path), "final", "student.pt"))
+    # the student checkpoint is plain data: loadable with weights_only=True (what the exporter uses)
+    student = torch.load(os.path.join(str(tmp_path), "final", "student.pt"), map_location="cpu", weights_only=True)
     cfg2 = TrainConfig(data=data_dir, out=str(tmp_path / "x"), base=os.path.join(str(tmp_path), "final",
                                                                                   "student.pt"))
     m, preset, _ = load_base(cfg2)  # backbone comes from the embedded config
-    assert preset.name == "tiny" and student["arch"] == arch
+    assert preset.name == "tiny" and json.loads(student["declip_json"])["arch"] == arch
+    assert preset is get_preset("tiny")
     pix = torch.randn(1, 3, 48, 64)
     enc = ImageEncoder(arch, m.visual)
     with torch.no_grad():
