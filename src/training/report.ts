@@ -109,6 +109,10 @@ export function buildReport(runDir: string, extra: Partial<TrainingReport> = {})
 
 const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#9467bd', '#ff7f0e', '#8c564b', '#e377c2', '#17becf'];
 
+function tick(v: number): string {
+  return v !== 0 && Math.abs(v) < 0.01 ? v.toExponential(1) : v.toPrecision(3);
+}
+
 function esc(s: string): string {
   return s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
 }
@@ -152,7 +156,7 @@ export function lineChartSvg(
   for (let k = 0; k <= 4; k++) {
     const v = lo + ((hi - lo) * k) / 4;
     parts.push(
-      `<text x="${m.l - 4}" y="${py(v) + 4}" text-anchor="end">${v.toPrecision(3)}</text>`,
+      `<text x="${m.l - 4}" y="${py(v) + 4}" text-anchor="end">${tick(v)}</text>`,
       `<line x1="${m.l}" x2="${W - m.r}" y1="${py(v)}" y2="${py(v)}" stroke="#eee"/>`,
     );
   }
@@ -201,7 +205,7 @@ export function reportHtml(r: TrainingReport): string {
 <style>body{font-family:sans-serif;max-width:980px;margin:1em auto;color:#222}table{border-collapse:collapse}
 td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}code{background:#f4f4f4}</style></head><body>
 <h1>Training report: ${esc(path.basename(r.run))}</h1>
-<p>Run <code>${esc(r.run)}</code>, ${r.steps} steps${r.wallS ? `, ${(r.wallS / 60).toFixed(1)} min` : ''}.
+<p>Run <code>${esc(r.run)}</code>, ${r.steps} steps${r.wallS ? `, ${r.wallS < 120 ? `${r.wallS.toFixed(0)} s` : `${(r.wallS / 60).toFixed(1)} min`}` : ''}.
 Backbone <b>${esc(String(t.backbone ?? '?'))}</b> (${esc(String(t.arch ?? '?'))}), base ${esc(String(t.base ?? '?'))},
 teachers ${esc(((t.teachers as string[]) ?? []).join(', ') || 'none')}, data <code>${esc(String(t.data ?? '?'))}</code>
 (${esc(String(t.train_frames ?? '?'))} train / ${esc(String(t.val_frames ?? '?'))} held-out frames).</p>
