@@ -15,7 +15,8 @@
  *
  * Options: --duration S, --rate X, --queries "red, blue", --model DIR, --frames N, --width W, --height H,
  * --warmup S, --out FILE, --qos-depth N (messages later than N periods are lost in transport, default 5),
- * --fake-instances N (replace the model by a pipeline returning N instances per query:
+ * --inference-delay-ms N (an extra asynchronous wait in every process() call: a slower model that frees the
+ * event loop, so frames arriving meanwhile go through the latest-frame-wins slot), --fake-instances N (replace the model by a pipeline returning N instances per query:
  * measures the node's own output cost).
  */
 import * as fs from 'fs';
@@ -46,6 +47,7 @@ interface Args {
   maxRssGrowthPct: number;
   maxStallMs: number;
   qosDepth: number;
+  inferenceDelayMs: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -63,6 +65,7 @@ function parseArgs(argv: string[]): Args {
     maxRssGrowthPct: 5,
     maxStallMs: 200,
     qosDepth: 5,
+    inferenceDelayMs: 0,
   };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i];
@@ -83,6 +86,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === '--max-rss-growth-pct') a.maxRssGrowthPct = num();
     else if (k === '--max-stall-ms') a.maxStallMs = num();
     else if (k === '--qos-depth') a.qosDepth = num();
+    else if (k === '--inference-delay-ms') a.inferenceDelayMs = num();
     else if (k === '--queries') a.queries = argv[++i];
     else if (k === '--model') a.model = path.resolve(argv[++i]);
     else if (k === '--out') a.out = argv[++i];
@@ -231,6 +235,9 @@ async function main(): Promise<number> {
     async process(frame, queries) {
       busy++;
       try {
+        // a slower (e.g. GPU) model that releases the event loop while it runs: frames arriving meanwhile
+        // exercise the node's latest-frame-wins slot
+        if (a.inferenceDelayMs > 0) await sleep(a.inferenceDelayMs);
         return await inner.process(frame, queries);
       } finally {
         busy--;
@@ -392,6 +399,7 @@ async function main(): Promise<number> {
       durationS: a.duration,
       rate: a.rate,
       queries: a.queries,
+      inferenceDelayMs: a.inferenceDelayMs,
       model:
         a.fakeInstances > 0
           ? `fake, ${a.fakeInstances} instances/query`
