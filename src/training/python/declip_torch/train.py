@@ -111,12 +111,13 @@ class TrainConfig:
     eval_max_frames: int = 32
     eval_size: Optional[int] = None  # default student_min_size
     log_every: int = 1
+    prefetch: Optional[bool] = None  # build coming batches in a background thread (default: on CUDA only)
     stop_after: Optional[int] = None  # stop (as if killed, no final outputs) after this step; tests
 
     def fingerprint(self) -> str:
         """Hash of the fields that decide the optimisation trajectory (a resume must match it)."""
         skip = {"out", "resume", "threads", "eval", "eval_max_frames", "eval_size", "log_every", "stop_after",
-                "checkpoint_every", "device"}
+                "checkpoint_every", "device", "prefetch"}
         d = {k: v for k, v in asdict(self).items() if k not in skip}
         return hashlib.sha256(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
@@ -470,9 +471,59 @@ def frames_for_micro(train: Sequence[FrameRecord], m: int, cfg: TrainConfig) -> 
 
 
 def batch_to(b: Batch, device: torch.device) -> Batch:
-    return dataclasses.replace(b, pixels=b.pixels.to(device), boxes=b.boxes.to(device), crops=b.crops.to(device),
-                               valid=b.valid.to(device),
-                               patch_labels=b.patch_labels.to(device) if b.patch_labels is not None else None)
+    nb = device.type == "cuda"
+    return dataclasses.replace(
+        b, pixels=b.pixels.to(device, non_blocking=nb), boxes=b.boxes.to(device, non_blocking=nb),
+        crops=b.crops.to(device, non_blocking=nb), valid=b.valid.to(device, non_blocking=nb),
+        patch_labels=b.patch_labels.to(device, non_blocking=nb) if b.patch_labels is not None else None)
+
+
+def pin_batch(b: Batch) -> Batch:
+    return dataclasses.replace(b, pixels=b.pixels.pin_memory(), crops=b.crops.pin_memory())
+
+
+class BatchPrefetcher:
+    """Builds the batches of the coming steps in one background thread (decode, resize, crops) while the device
+    computes. Every batch depends only on (seed, step, micro-batch), so prefetching changes no result."""
+
+    def __init__(self, make: Callable[[int, int], Batch], accumulation: int, total: int, enabled: bool,
+                 depth: int = 2):
+        self.make = make
+        self.acc = accumulation
+        self.total = total
+        self.enabled = enabled
+        self.depth = depth
+        self.pool = None
+        self.pending: Dict[Tuple[int, int], Any] = {}
+
+    def __enter__(self) -> "BatchPrefetcher":
+        if self.enabled:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="declip-batches")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            for f in self.pending.values():
+                f.cancel()
+            self.pool.shutdown(wait=True)
+            self.pool = None
+
+    def get(self, step: int, micro: int) -> Batch:
+        if self.pool is None:
+            return self.make(step, micro)
+        key = (step, micro)
+        fut = self.pending.pop(key, None)
+        if fut is None:
+            fut = self.pool.submit(self.make, step, micro)
+        # queue the next `depth` micro-batches
+        idx = step * self.acc + micro
+        for j in range(idx + 1, min(idx + 1 + self.depth, self.total * self.acc)):
+            k = divmod(j, self.acc)
+            if k not in self.pending:
+                self.pending[k] = self.pool.submit(self.make, k[0], k[1])
+        return fut.result()
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -657,7 +708,17 @@ def train(cfg: TrainConfig, events: Optional[Events] = None) -> Dict[str, Any]:
            + (f", resumed at step {start_step}" if resumed else ""))
 
     cache = FrameCache()
-    with open(metrics_path, "a", encoding="utf-8") as mf:
+
+    def make_batch(s: int, a: int) -> Batch:
+        fr, _ = frames_for_micro(train_frames, s * cfg.accumulation + a, cfg)
+        b = build_batch(fr, cache, step_rng(cfg.seed, s, a), patch=patch, min_size=cfg.student_min_size,
+                        max_size=cfg.student_max_size, crop_size=crop, mean=vc.mean, std=vc.std,
+                        max_split=cfg.max_split, max_crops=cfg.max_crops)
+        return pin_batch(b) if device.type == "cuda" else b
+
+    prefetch = cfg.prefetch if cfg.prefetch is not None else device.type == "cuda"
+    loader = BatchPrefetcher(make_batch, cfg.accumulation, total, enabled=prefetch)
+    with open(metrics_path, "a", encoding="utf-8") as mf, loader:
         step = start_step
         t_last = time.time()
         rate_hist: List[float] = []
@@ -671,12 +732,7 @@ def train(cfg: TrainConfig, events: Optional[Events] = None) -> Dict[str, Any]:
                 sums: Dict[str, float] = {}
                 loss_sum = 0.0
                 for a in range(cfg.accumulation):
-                    m = step * cfg.accumulation + a
-                    fr, _ = frames_for_micro(train_frames, m, cfg)
-                    b = build_batch(fr, cache, step_rng(cfg.seed, step, a), patch=patch,
-                                    min_size=cfg.student_min_size, max_size=cfg.student_max_size, crop_size=crop,
-                                    mean=vc.mean, std=vc.std, max_split=cfg.max_split, max_crops=cfg.max_crops)
-                    b = batch_to(b, device)
+                    b = batch_to(loader.get(step, a), device)
                     with (torch.autocast(device_type="cuda", dtype=amp_dtype) if use_amp else
                           contextlib.nullcontext()):
                         loss, parts = compute_losses(visual, teacher.visual, terms, b, cfg, mode, patch,

@@ -308,3 +308,12 @@ def test_other_teacher_kinds_train(data_dir, tmp_path, kind):
     assert all(v == v and v >= 0 for v in terms.values())
     evals = [e for e in sink.lines if e["event"] == "eval"]
     assert evals and "corr_agreement" in evals[0]["after"] and "mask_miou" in evals[0]["after"]
+
+
+def test_prefetching_batches_changes_nothing(data_dir, tmp_path):
+    outs = []
+    for pf in (False, True):
+        out = str(tmp_path / f"pf{int(pf)}")
+        train(tiny_cfg(data_dir, out, steps=5, checkpoint_every=5, accumulation=2, prefetch=pf), quiet_events()[0])
+        outs.append(torch_load(os.path.join(out, "checkpoint.pt"))["student_visual"])
+    assert all(torch.equal(outs[0][k], outs[1][k]) for k in outs[0])
