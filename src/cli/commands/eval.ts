@@ -3,7 +3,7 @@ import type { Command } from 'commander';
 import { convertBop, convertReal275, readPromptsFile, type ConvertProgress } from '../../eval/convert';
 import { synthEvalSequences, writeSynthBop, writeSynthNocs } from '../../eval/fixtures';
 import { runEvaluation, type EvalProtocol, type EvalRunConfig, type MaskVariant } from '../../eval/run';
-import { CliError, EXIT, progressBar, type Progress } from '../util';
+import { CliError, EXIT, progressBar, requestExitCode, type Progress } from '../util';
 
 const DATASETS = ['real275', 'toyl', 'bop'] as const;
 
@@ -194,8 +194,15 @@ export function registerEvalCommands(program: Command): void {
           ...(o.inputSize ? { inputSize: o.inputSize } : {}),
         };
         const bar = lazyBar(`eval ${config.protocol}`, !!o.json);
+        const signal = { aborted: false };
+        const stop = () => {
+          signal.aborted = true;
+        };
+        process.once('SIGINT', stop);
+        process.once('SIGTERM', stop);
         try {
           const s = await runEvaluation(config, {
+            signal,
             outDir: o.out,
             workers: o.workers,
             thumbnails: o.thumbnails,
@@ -203,15 +210,21 @@ export function registerEvalCommands(program: Command): void {
             onProgress: (p) => bar.update(p.done, p.total),
           });
           bar.stop();
+          if (s.interrupted) {
+            requestExitCode(EXIT.INTERRUPTED);
+            console.error(
+              `interrupted: ${s.aggregate.count}/${s.tasks} tasks done; run the same command again to resume`,
+            );
+          }
           if (o.json) {
-            console.log(JSON.stringify({ ...s, aggregate: s.aggregate }, null, 2));
+            console.log(JSON.stringify(s, null, 2));
             return;
           }
           const a = s.aggregate;
           const f = (v: number | null | undefined) => (v === null || v === undefined ? '–' : v.toFixed(3));
           console.log(
             [
-              `${s.tasks} tasks (${s.evaluated} evaluated now, ${s.resumed} resumed), ${a.missing} without estimate`,
+              `${a.count}/${s.tasks} tasks done (${s.evaluated} evaluated now, ${s.resumed} resumed), ${a.missing} without estimate`,
               `AR ${f(a.ar)}  VSD ${f(a.vsd)}  MSSD ${f(a.mssd)}  MSPD ${f(a.mspd)}  ADD(S)-0.1d ${f(a.addS01d)}`,
               `mask IoU ${f(a.mask.meanIou)} (>0.25 ${f(a.mask.shareAbove025)}, >0.5 ${f(a.mask.shareAbove050)}, >0.75 ${f(a.mask.shareAbove075)})`,
               `median rotation error ${f(a.medianReDeg)} deg, translation error ${f(a.medianTeCm)} cm`,
@@ -221,6 +234,8 @@ export function registerEvalCommands(program: Command): void {
           );
         } finally {
           bar.stop();
+          process.removeListener('SIGINT', stop);
+          process.removeListener('SIGTERM', stop);
         }
       },
     );

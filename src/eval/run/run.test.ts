@@ -140,6 +140,27 @@ describe('declip eval run end to end (synthetic BOP and NOCS datasets)', () => {
     expect(s.aggregate.mask.meanIou).toBeGreaterThan(0.3);
   });
 
+  it('an abort (SIGINT in the CLI) stops after the task in progress, keeps the records and resumes', async () => {
+    const out = path.join(tmp, 'out-abort');
+    const signal = { aborted: false };
+    const cfg = base(bop, { vsd: false, seed: 5 });
+    const s = await runEvaluation(cfg, {
+      outDir: out,
+      thumbnails: 0,
+      signal,
+      onProgress: (p) => {
+        if (p.done >= 2) signal.aborted = true;
+      },
+    });
+    expect(s.interrupted).toBe(true);
+    expect(s.aggregate.count).toBe(2);
+    expect(fs.existsSync(s.reportPath)).toBe(true);
+    const r = await runEvaluation(cfg, { outDir: out, thumbnails: 0 });
+    expect(r.interrupted).toBe(false);
+    expect(r.resumed).toBe(2);
+    expect(r.evaluated).toBe(4);
+  });
+
   it('BOP single-view protocol with models', async () => {
     const out = path.join(tmp, 'out-bop');
     const s = await runEvaluation(base(bop, { protocol: 'bop', pairs: 4, vsd: false }), {

@@ -76,6 +76,11 @@ export interface RunOptions {
   overwrite?: boolean;
   /** Log lines (default none). */
   log?: (msg: string) => void;
+  /**
+   * Set `.aborted` (e.g. on SIGINT) to stop after the tasks in progress: their records are kept, the summary and
+   * report of what is done are written, and a later run resumes.
+   */
+  signal?: { aborted: boolean };
 }
 
 export interface RunSummary {
@@ -88,6 +93,8 @@ export interface RunSummary {
   resultsPath: string;
   reportPath: string;
   summaryPath: string;
+  /** True when stopped by `signal` before all tasks were done. */
+  interrupted: boolean;
 }
 
 const RUN_KEYS: (keyof EvalRunConfig)[] = [
@@ -133,6 +140,7 @@ async function runWorkers(
   shards: string[][],
   onRecord: (r: PairRecord) => void,
   log: (m: string) => void,
+  signal?: { aborted: boolean },
 ): Promise<void> {
   const entry = workerEntry();
   const children: ChildProcess[] = [];
@@ -151,7 +159,8 @@ async function runWorkers(
           else if (m.type === 'error') failed = m.message ?? 'unknown error';
         });
         child.on('exit', (code) => {
-          if (failed) reject(new Error(`worker ${k}: ${failed}`));
+          if (signal?.aborted) resolve();
+          else if (failed) reject(new Error(`worker ${k}: ${failed}`));
           else if (code !== 0) reject(new Error(`worker ${k} exited with code ${code}`));
           else resolve();
         });
@@ -159,9 +168,14 @@ async function runWorkers(
         log(`worker ${k}: ${ids.length} tasks (pid ${child.pid})`);
       }),
   );
+  // on abort, ask the workers to stop after their current task (SIGINT: they finish it and exit)
+  const poll = setInterval(() => {
+    if (signal?.aborted) for (const c of children) if (c.exitCode === null) c.kill('SIGINT');
+  }, 200);
   try {
     await Promise.all(runs);
   } finally {
+    clearInterval(poll);
     for (const c of children) if (c.exitCode === null) c.kill();
   }
 }
@@ -217,7 +231,10 @@ export async function runEvaluation(config: EvalRunConfig, opts: RunOptions): Pr
     if (workers === 1) {
       const ev = await TaskEvaluator.create(config, ds);
       try {
-        for (const p of pending) onRecord(await ev.evaluate(p));
+        for (const p of pending) {
+          if (opts.signal?.aborted) break;
+          onRecord(await ev.evaluate(p));
+        }
       } finally {
         await ev.close();
       }
@@ -258,12 +275,13 @@ export async function runEvaluation(config: EvalRunConfig, opts: RunOptions): Pr
   });
   return {
     tasks: tasks.length,
-    evaluated: tasks.length - resumed,
+    evaluated: records.length - resumed,
     resumed,
     aggregate,
     nocs,
     resultsPath,
     reportPath,
     summaryPath,
+    interrupted: records.length < tasks.length,
   };
 }

@@ -8,6 +8,11 @@ import type { EvalRunConfig } from './evaluator';
 import { TaskEvaluator } from './evaluator';
 import { buildTasks } from './runner';
 
+// Ctrl-C reaches the whole process group: finish the task in progress, then stop (the parent keeps the records).
+let stopping = false;
+process.on('SIGINT', () => (stopping = true));
+process.on('SIGTERM', () => (stopping = true));
+
 process.once('message', (msg: { config: EvalRunConfig; ids: string[] }) => {
   void (async () => {
     const send = (m: unknown) =>
@@ -18,6 +23,7 @@ process.once('message', (msg: { config: EvalRunConfig; ids: string[] }) => {
       const ev = await TaskEvaluator.create(msg.config, ds);
       try {
         for (const id of msg.ids) {
+          if (stopping) break;
           const t = byId.get(id);
           if (!t) throw new Error(`task ${id} not found (dataset changed since the run started?)`);
           await send({ type: 'record', record: await ev.evaluate(t) });
