@@ -127,6 +127,23 @@ describe('declip eval run end to end (synthetic BOP and NOCS datasets)', () => {
     }
   });
 
+  it('Oryon on NOCS with oracle masks, and on BOP with node-predicted masks (the full variant matrix)', async () => {
+    const o = await runEvaluation(base(nocs, { pairs: 3, vsd: false }), {
+      outDir: path.join(tmp, 'out-nocs-oracle'),
+      thumbnails: 0,
+    });
+    expect(o.aggregate.count).toBe(3);
+    expect(o.aggregate.mask.meanIou).toBe(1);
+    expect(o.nocs).not.toBeNull();
+    const model = analytic96(path.join(tmp, 'analytic96-b'));
+    const p = await runEvaluation(base(bop, { pairs: 3, vsd: false, masks: 'predicted', modelPath: model }), {
+      outDir: path.join(tmp, 'out-bop-pred'),
+      thumbnails: 0,
+    });
+    expect(p.aggregate.count).toBe(3);
+    expect(p.aggregate.mask.meanIou).toBeGreaterThan(0.3);
+  });
+
   it('Oryon, predicted masks by the Perceiver (inputSize override), in process', async () => {
     const out = path.join(tmp, 'out-pred-perceiver');
     const cfg = base(bop, {
