@@ -94,17 +94,11 @@ describe('declip eval (CLI)', () => {
     ]);
     expect(r.code).toBe(EXIT.BAD_INPUT);
     expect(r.err).toContain(path.join(missing, 'real_test'));
-    const p = await quiet([
-      'eval',
-      'run',
-      '--bags',
-      tmp,
-      '--masks',
-      'predicted',
-      '--out',
-      path.join(tmp, 'z'),
-    ]);
+    const p = await quiet(['eval', 'run', '--bags', tmp, '--masks', 'guessed', '--out', path.join(tmp, 'z')]);
     expect(p.code).toBe(EXIT.USAGE);
-    expect(p.err).toMatch(/--masks predicted needs --model/);
+    expect(p.err).toMatch(/--masks must be one of oracle, predicted/);
+    const d = await quiet(['eval', 'run', '--bags', path.join(tmp, 'nothing'), '--out', path.join(tmp, 'z')]);
+    expect(d.code).toBe(EXIT.BAD_INPUT);
+    expect(d.err).toMatch(/dataset\.json/);
   });
 });

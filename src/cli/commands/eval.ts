@@ -1,5 +1,7 @@
+import * as fs from 'fs';
 import * as path from 'path';
 import type { Command } from 'commander';
+import { DEFAULT_MODEL_DIR } from '../../node/declipPipeline';
 import { convertBop, convertReal275, readPromptsFile, type ConvertProgress } from '../../eval/convert';
 import { synthEvalSequences, writeSynthBop, writeSynthNocs } from '../../eval/fixtures';
 import { runEvaluation, type EvalProtocol, type EvalRunConfig, type MaskVariant } from '../../eval/run';
@@ -121,7 +123,10 @@ export function registerEvalCommands(program: Command): void {
     .requiredOption('--bags <dir>', 'converted dataset (output of declip eval convert)')
     .requiredOption('--out <dir>', 'results directory (resumed when it holds results of the same settings)')
     .option('--dataset <name>', `expected dataset: ${DATASETS.join(' | ')}`)
-    .option('--model <pkg>', 'model package directory (predicted masks; dense features for anchor-mode pose)')
+    .option(
+      '--model <pkg>',
+      'model package directory (predicted masks; dense features for anchor-mode pose); predicted masks default to the embedded model',
+    )
     .option(
       '--protocol <name>',
       'oryon (anchor/query pairs across scenes) | bop (single view with the model)',
@@ -177,7 +182,14 @@ export function registerEvalCommands(program: Command): void {
             ? 'predicted'
             : 'oracle';
         if (masks === 'predicted' && !o.model) {
-          throw new CliError('--masks predicted needs --model <package dir>', EXIT.USAGE);
+          // the embedded default model, when it is there
+          if (fs.existsSync(path.join(DEFAULT_MODEL_DIR, 'model.json'))) o.model = DEFAULT_MODEL_DIR;
+          else {
+            throw new CliError(
+              `--masks predicted needs --model <package dir> (no embedded model at ${DEFAULT_MODEL_DIR})`,
+              EXIT.USAGE,
+            );
+          }
         }
         const config: EvalRunConfig = {
           bagsDir: path.resolve(o.bags),
