@@ -11,9 +11,47 @@ import { composePoses } from '../metrics/linalg';
 import type { NocsMapResult } from '../metrics/nocs';
 import type { OryonAggregate, PairRecord } from '../protocol/oryon';
 import type { OryonPair } from '../protocol/pairs';
+import { BOP19_CORRECT_TH, recallCurve } from '../metrics/recall';
 import { buildReportHtml, oryonReportInput, type ReportThumbnail } from '../report/html';
+import { recallCurveSvg } from '../report/svg';
 import { TaskEvaluator, type EvalRunConfig } from './evaluator';
 import type { EvalView } from './evalPipeline';
+
+/**
+ * VSD recall vs the correctness threshold θ (0.05..0.5), averaged over the τ values (BOP19 AR_VSD is the mean
+ * of this curve); null when the records have no VSD errors. Missing estimates are failures.
+ */
+export function vsdRecallCurve(
+  records: readonly PairRecord[],
+): { thresholds: number[]; recall: number[] } | null {
+  if (!records.length || !records.every((r) => r.status !== 'ok' || r.errors?.vsd)) return null;
+  const withVsd = records.find((r) => r.errors?.vsd);
+  if (!withVsd) return null;
+  const nTau = withVsd.errors!.vsd!.length;
+  const recall = BOP19_CORRECT_TH.map((th) => {
+    let s = 0;
+    for (let k = 0; k < nTau; k++) {
+      s += recallCurve(
+        records.map((r) => (r.status === 'ok' ? (r.errors?.vsd?.[k] ?? null) : null)),
+        [th],
+      )[0];
+    }
+    return s / nTau;
+  });
+  return { thresholds: [...BOP19_CORRECT_TH], recall };
+}
+
+/** Counts of the reasons why no estimate was produced (the part before ':' of `extra.failure`). */
+export function failureReasons(records: readonly PairRecord[]): [string, number][] {
+  const c = new Map<string, number>();
+  for (const r of records) {
+    if (r.status === 'ok') continue;
+    const f = typeof r.extra?.failure === 'string' ? (r.extra.failure as string) : 'unknown';
+    const k = f.split(':')[0].trim() || 'unknown';
+    c.set(k, (c.get(k) ?? 0) + 1);
+  }
+  return [...c.entries()].sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1));
+}
 
 /** Score used to rank pairs: AR when VSD was computed, else mean of MSSD/MSPD scores; missing = -1. */
 export function pairRank(r: PairRecord): number {
@@ -177,6 +215,31 @@ export async function writeRunReport(r: WriteReportInput): Promise<string> {
     'mean IoU (anchor)': r.aggregate.mask.meanIouAnchor,
     'mean IoU (query)': r.aggregate.mask.meanIouQuery,
   };
+  const vsdCurve = vsdRecallCurve(r.records);
+  if (vsdCurve) {
+    input.figures = [
+      {
+        caption: 'VSD recall vs threshold θ (mean over τ = 0.05..0.5 d; δ = 15 mm)',
+        svg: recallCurveSvg({
+          title: 'VSD',
+          xLabel: 'threshold θ',
+          series: [{ name: 'VSD', x: vsdCurve.thresholds, y: vsdCurve.recall }],
+        }),
+      },
+      ...(input.figures ?? []),
+    ];
+  }
+  const reasons = failureReasons(r.records);
+  if (reasons.length) {
+    input.tables = [
+      ...(input.tables ?? []),
+      {
+        caption: 'Why estimates are missing (they count as failures)',
+        headers: ['reason', 'pairs'],
+        rows: reasons.map(([k, n]) => [k, n]),
+      },
+    ];
+  }
   if (r.nocs) {
     const n = r.nocs;
     const pct = (v: number) => Math.round(v * 1000) / 10;

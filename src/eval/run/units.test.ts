@@ -3,7 +3,7 @@ import type { PairRecord } from '../protocol/oryon';
 import type { ObjectObservation } from '../protocol/pairs';
 import { upsampleFeatureGrid } from './evalPipeline';
 import { nocsMapOfRun } from './nocsEval';
-import { pairRank } from './report';
+import { failureReasons, pairRank, vsdRecallCurve } from './report';
 import { sampleBopTargets } from './runner';
 
 const I = () => ({ R: Float64Array.from([1, 0, 0, 0, 1, 0, 0, 0, 1]), tM: Float64Array.from([0, 0, 0.5]) });
@@ -103,5 +103,29 @@ describe('pairRank', () => {
       0.3,
     );
     expect(pairRank({ status: 'missing', scores: { mssd: 0, mspd: 0 } } as unknown as PairRecord)).toBe(-1);
+  });
+});
+
+describe('report helpers', () => {
+  const ok = (vsd: number[]) => ({ status: 'ok', errors: { vsd }, scores: {} }) as unknown as PairRecord;
+  const miss = (failure?: string) =>
+    ({ status: 'missing', scores: {}, extra: failure ? { failure } : {} }) as unknown as PairRecord;
+  it('VSD recall curve: mean over tau of e < theta, missing = failure', () => {
+    // 2 taus; pair A errors (0.1, 0.3), pair B missing
+    const c = vsdRecallCurve([ok([0.1, 0.3]), miss('x')])!;
+    expect(c.thresholds.length).toBe(10);
+    expect(c.recall[0]).toBe(0); // theta 0.05: none
+    expect(c.recall[2]).toBeCloseTo(0.25); // theta 0.15: tau0 passes for A -> (1/2 + 0) / 2
+    expect(c.recall[9]).toBeCloseTo(0.5); // theta 0.5: both taus of A
+    expect(vsdRecallCurve([{ status: 'ok', errors: {}, scores: {} } as unknown as PairRecord])).toBeNull();
+  });
+  it('failure reasons are counted by their prefix', () => {
+    expect(
+      failureReasons([miss('too-few: 3'), miss('too-few: 4'), miss('anchor: none'), miss(), ok([0])]),
+    ).toEqual([
+      ['too-few', 2],
+      ['anchor', 1],
+      ['unknown', 1],
+    ]);
   });
 });
