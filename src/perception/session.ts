@@ -4,6 +4,7 @@
  * edges (float32 in/out for callers), reused input buffers, and fallback to CPU when a GPU provider fails
  * during run().
  */
+import * as fs from 'fs';
 import * as path from 'path';
 import * as ort from 'onnxruntime-node';
 import { ExecutionProviderError, ModelPackageError } from './errors';
@@ -46,6 +47,64 @@ export type SessionFactory = (
 export const ortSessionFactory: SessionFactory = async (model, device, options) =>
   ort.InferenceSession.create(model, { ...options, executionProviders: [device] });
 
+/** An execution provider as onnxruntime-node lists it (`listSupportedBackends`), plus whether it is installed. */
+export interface ProviderInfo {
+  name: string;
+  /** Shipped inside the onnxruntime-node package (cpu, webgpu on Linux). */
+  bundled: boolean;
+  /** Provider libraries present (bundled ones always are; CUDA's are downloaded at `npm install`). */
+  installed: boolean;
+}
+
+/** Lists the execution providers of this onnxruntime-node build (injectable for tests). */
+export type ProviderLister = () => ProviderInfo[];
+
+/** How a robot gets the CUDA execution provider (the repository's .npmrc skips its download for offline CI). */
+export const CUDA_INSTALL_HINT =
+  "onnxruntime-node downloads the CUDA execution provider at install time and this repository's .npmrc skips " +
+  'it (onnxruntime-node-install=skip); on a machine with CUDA 12 and cuDNN 9 run ' +
+  '`npm install --onnxruntime-node-install=cuda12` (or `ONNXRUNTIME_NODE_INSTALL=cuda12 npm ci`), or use --device auto';
+
+/** Folder of onnxruntime-node's native binding, where the install script puts the CUDA provider libraries. */
+export function ortBinaryDir(): string {
+  const pkg = path.dirname(require.resolve('onnxruntime-node/package.json'));
+  return path.join(pkg, 'bin', 'napi-v6', process.platform, process.arch);
+}
+
+/** The real lister: onnxruntime-node's `listSupportedBackends()`; CUDA counts as installed when its library is there. */
+export const ortProviderLister: ProviderLister = () => {
+  const dir = ortBinaryDir();
+  return ort.listSupportedBackends().map((b) => ({
+    name: b.name,
+    bundled: b.bundled,
+    installed:
+      b.bundled ||
+      (b.name === 'cuda' && fs.existsSync(path.join(dir, 'libonnxruntime_providers_cuda.so'))) ||
+      (b.name === 'tensorrt' && fs.existsSync(path.join(dir, 'libonnxruntime_providers_tensorrt.so'))),
+  }));
+};
+
+/**
+ * Why `device` cannot be used according to the provider list, or undefined when it can be tried. A provider
+ * that is listed and installed is tried (its session creation may still fail, e.g. without the CUDA runtime).
+ */
+export function providerUnavailableReason(
+  device: ConcreteDevice,
+  providers: ProviderInfo[],
+): string | undefined {
+  const p = providers.find((x) => x.name === device);
+  if (device === 'cpu') return undefined;
+  if (!p) {
+    return `this onnxruntime-node build has no ${device} execution provider (it lists ${providers.map((x) => x.name).join(', ') || 'none'})`;
+  }
+  if (!p.installed) {
+    return device === 'cuda'
+      ? `CUDA execution provider not installed (libonnxruntime_providers_cuda.so missing in onnxruntime-node); ${CUDA_INSTALL_HINT}`
+      : `${device} execution provider libraries are not installed`;
+  }
+  return undefined;
+}
+
 /** Options shared by every session of a Perceiver. */
 export interface SessionManagerOptions {
   device?: Device;
@@ -56,6 +115,12 @@ export interface SessionManagerOptions {
   logger?: PerceptionLogger;
   /** Injection point for tests; defaults to onnxruntime-node. */
   sessionFactory?: SessionFactory;
+  /**
+   * Provider list consulted before creating sessions (providers that are not listed or not installed are skipped
+   * with the reason). Default: onnxruntime-node's list, unless a custom sessionFactory is given (then the factory
+   * alone decides).
+   */
+  providerLister?: ProviderLister;
   /**
    * onnxruntime's own (global, process-wide) log level, applied before the first session is created. Default
    * 'fatal': provider-probing failures (e.g. missing CUDA libraries) are reported through `logger` instead.
@@ -218,8 +283,20 @@ export class OnnxModel {
     const attempts: ProviderAttempt[] = [];
     const factory = opts.sessionFactory ?? ortSessionFactory;
     ort.env.logLevel = opts.ortLogLevel ?? 'fatal';
+    const lister = opts.providerLister ?? (opts.sessionFactory ? undefined : ortProviderLister);
+    let providers: ProviderInfo[] | undefined;
+    try {
+      providers = lister?.();
+    } catch (e) {
+      log.warn(`could not list onnxruntime execution providers (${firstLine(e)}); trying each one`);
+    }
     let lastErr: unknown;
     for (const device of order) {
+      const unavailable = providers ? providerUnavailableReason(device, providers) : undefined;
+      if (unavailable) {
+        attempts.push({ device, ok: false, reason: unavailable });
+        continue;
+      }
       try {
         const s = await factory(file, device, sessionOptions(opts, device));
         attempts.push({ device, ok: true });
@@ -252,9 +329,12 @@ export class OnnxModel {
     throw new ExecutionProviderError(
       `${spec.file}: no execution provider worked for device '${opts.device ?? 'auto'}': ` +
         attempts.map((a) => `${a.device}: ${a.reason}`).join('; ') +
-        (opts.device && opts.device !== 'auto' && opts.device !== 'cpu'
-          ? `; try --device auto or --device cpu`
-          : ''),
+        (opts.device === 'cuda' && !attempts.some((a) => a.reason?.includes(CUDA_INSTALL_HINT))
+          ? '; the CUDA execution provider needs the CUDA 12 runtime and cuDNN 9 on the library path (LD_LIBRARY_PATH) ' +
+            'and its onnxruntime-node libraries (`npm install --onnxruntime-node-install=cuda12`); or use --device auto'
+          : opts.device && opts.device !== 'auto' && opts.device !== 'cpu'
+            ? `; try --device auto or --device cpu`
+            : ''),
       { cause: lastErr },
     );
   }
