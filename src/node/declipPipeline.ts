@@ -302,7 +302,9 @@ export class DeclipPipeline implements Pipeline {
     const model = this.modelFor(query);
     const anchor = this.anchors.get(queryFileStem(query));
     if ((method === 'model' || method === 'auto') && model) return { mode: 'model', modelName: model };
-    if ((method === 'anchor' || method === 'auto') && anchor) return { mode: 'anchor', anchor };
+    // ViT patch grids are coarse: sample masked pixels with interpolated features rather than one per cell
+    if ((method === 'anchor' || method === 'auto') && anchor)
+      return { mode: 'anchor', anchor, options: { coarseSampling: 'bilinear' } };
     return { mode: 'box' };
   }
 

@@ -45,6 +45,12 @@ export interface AnchorPoseOptions {
   minCorrespondences?: number;
   minDepthM?: number;
   maxDepthM?: number;
+  /**
+   * Feature grids coarser than the image: 'cell' (default) takes one sample per masked cell with the cell's own
+   * feature; 'bilinear' samples up to maxSamples masked pixels with bilinearly interpolated features, which gives
+   * many more correspondences when the object covers few cells (ViT patch grids on small or distant objects).
+   */
+  coarseSampling?: 'cell' | 'bilinear';
 }
 
 /** Throws unless the feature map is consistent. */
@@ -105,6 +111,7 @@ function sampleView(
   minD: number,
   maxD: number,
   field: string,
+  coarseSampling: 'cell' | 'bilinear' = 'cell',
 ): Samples {
   const cam = view.camera;
   validateCamera(cam);
@@ -132,7 +139,7 @@ function sampleView(
   }
   const D = view.features.dim;
   const f = view.features;
-  if (f.gridW < w || f.gridH < h) {
+  if ((f.gridW < w || f.gridH < h) && coarseSampling === 'cell') {
     // coarse feature grid (e.g. ViT patches): one sample per masked cell, at the valid masked pixel nearest the
     // cell centre, carrying the cell's own feature
     const cellPix: number[] = [];
@@ -220,8 +227,8 @@ export function estimateAnchorPose(
     const maxS = options.maxSamples ?? 1500;
     const minD = options.minDepthM ?? 0.1;
     const maxD = options.maxDepthM ?? 5;
-    const a = sampleView(anchor, maxS, minD, maxD, 'anchor');
-    const q = sampleView(query, maxS, minD, maxD, 'query');
+    const a = sampleView(anchor, maxS, minD, maxD, 'anchor', options.coarseSampling);
+    const q = sampleView(query, maxS, minD, maxD, 'query', options.coarseSampling);
     if (a.points.length === 0 || q.points.length === 0) {
       return noPose(
         'anchor',
