@@ -12,7 +12,7 @@ import fc from 'fast-check';
 import { encodeCompressedImage } from '../bag/image';
 import { defaultCodec } from './codec';
 import { InProcRuntime } from './inproc';
-import { DeclipNode } from './node';
+import { DeclipNode, MAX_PENDING_LOCATES } from './node';
 import type { Pipeline, PipelineResult } from './pipeline';
 import type { ParamValue } from './runtime';
 import type { Frame } from '../types';
@@ -519,6 +519,25 @@ describe('node callbacks under fuzzed input (raw colour)', () => {
     expect(pipeline.violations).toEqual([]);
     await node.destroy();
     await expect(makeNode({ anchors_dir: '/tmp/a\u0000b' })).rejects.toThrow(/anchors_dir.*NUL/);
+  });
+
+  it('a flood of ~/locate requests is bounded: the excess is refused at once, the rest answered by the next frame', async () => {
+    const { rt, node } = await makeNode({ queries: '' });
+    const calls = Array.from({ length: MAX_PENDING_LOCATES + 20 }, () =>
+      rt.callService('/declip_node/locate', { query: 'mug', timeout_s: 30, max_instances: 0 }),
+    );
+    const settled: boolean[] = new Array(calls.length).fill(false);
+    calls.forEach((c, i) => void c.then(() => (settled[i] = true)));
+    await new Promise((r) => setImmediate(r));
+    expect(settled.filter(Boolean)).toHaveLength(20);
+    rt.publish(TOPIC.info, INFO, codec.encode(INFO, infoMsg(101n * SEC)));
+    rt.publish(TOPIC.color, IMAGE, codec.encode(IMAGE, colorMsg(101n * SEC)));
+    rt.publish(TOPIC.depth, IMAGE, codec.encode(IMAGE, depthMsg(101n * SEC)));
+    await node.idle();
+    const res = await Promise.all(calls);
+    expect(res.filter((r) => r.success)).toHaveLength(MAX_PENDING_LOCATES);
+    expect(res.filter((r) => !r.success)[0].message).toMatch(/already waiting for a frame/);
+    await node.destroy();
   });
 
   it('diagnostics carry the latest rejection with its topic and field', async () => {

@@ -90,6 +90,9 @@ export const OUTPUT_TOPICS = {
   setAnchor: '~/set_anchor',
 } as const;
 
+/** Most ~/locate requests waiting at once; more are answered at once with success false (bounded memory). */
+export const MAX_PENDING_LOCATES = 100;
+
 const COLOR_ENCODINGS = ['rgb8', 'bgr8', 'rgba8', 'bgra8', 'mono8'];
 const DEPTH_ENCODINGS = ['16UC1', 'mono16', '32FC1'];
 
@@ -785,6 +788,15 @@ export class DeclipNode {
       }
       if (this.destroyed) {
         this.finishLocate(w, false, 'node is shutting down', undefined);
+        return;
+      }
+      if (this.waitingLocates.length >= MAX_PENDING_LOCATES) {
+        this.finishLocate(
+          w,
+          false,
+          `${MAX_PENDING_LOCATES} ~/locate requests are already waiting for a frame; retry later`,
+          undefined,
+        );
         return;
       }
       this.waitingLocates.push(w);
