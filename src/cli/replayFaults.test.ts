@@ -133,57 +133,60 @@ describe('declip replay under faults', () => {
     expect(await validMcap(out2)).toBeGreaterThan(written);
   });
 
-  it('SIGTERM mid-way: exit code 130, the output holds what was replayed and is a valid MCAP', async () => {
-    const bag = path.join(tmp, 'long.mcap');
-    await makeBag(bag, 1200);
-    const out = path.join(tmp, 'out-term.mcap');
-    // Run the CLI from source in a child (TypeScript transpiled on load), so no build is needed.
-    const hook =
-      "const ts=require('typescript'),fs=require('fs');" +
-      "require.extensions['.ts']=(m,f)=>m._compile(ts.transpileModule(fs.readFileSync(f,'utf8')," +
-      '{compilerOptions:{module:ts.ModuleKind.CommonJS,target:ts.ScriptTarget.ES2022,esModuleInterop:true},' +
-      'fileName:f}).outputText,f);' +
-      "require('./src/cli/main.ts').runCli(process.argv.slice(1)).then((c)=>process.exit(c));";
-    const child = spawn(
-      process.execPath,
-      [
-        '-e',
-        hook,
-        'replay',
-        bag,
-        '--query',
-        'red',
-        '--model',
-        MODEL,
-        '--device',
-        'cpu',
-        '--out',
-        out,
-        '--json',
-      ],
-      { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-    // wait until the replay has written a good part of the output, then terminate it
-    const deadline = Date.now() + 90_000;
-    while (Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 100));
-      if (fs.existsSync(out) && fs.statSync(out).size > 30_000) break; // a few chunks flushed
-      if (child.exitCode !== null) break;
-    }
-    expect(child.exitCode).toBeNull(); // still running: the signal lands mid-way
-    child.kill('SIGTERM');
-    const code = await exited;
-    expect({ code, stderr: code === 130 ? '' : stderr }).toEqual({ code: 130, stderr: '' });
-    const summary = JSON.parse(stdout.slice(stdout.indexOf('{')));
-    expect(summary.interrupted).toBe(true);
-    expect(summary.messages).toBeLessThan(3600);
-    expect(summary.messages).toBeGreaterThan(0);
-    const n = await validMcap(out);
-    expect(n).toBeGreaterThanOrEqual(summary.messages); // inputs copied + node publications
-  });
+  it.each(['SIGTERM', 'SIGINT'] as const)(
+    '%s mid-way: exit code 130, the output holds what was replayed and is a valid MCAP',
+    async (sig) => {
+      const bag = path.join(tmp, 'long.mcap');
+      if (!fs.existsSync(bag)) await makeBag(bag, 1200);
+      const out = path.join(tmp, `out-${sig}.mcap`);
+      // Run the CLI from source in a child (TypeScript transpiled on load), so no build is needed.
+      const hook =
+        "const ts=require('typescript'),fs=require('fs');" +
+        "require.extensions['.ts']=(m,f)=>m._compile(ts.transpileModule(fs.readFileSync(f,'utf8')," +
+        '{compilerOptions:{module:ts.ModuleKind.CommonJS,target:ts.ScriptTarget.ES2022,esModuleInterop:true},' +
+        'fileName:f}).outputText,f);' +
+        "require('./src/cli/main.ts').runCli(process.argv.slice(1)).then((c)=>process.exit(c));";
+      const child = spawn(
+        process.execPath,
+        [
+          '-e',
+          hook,
+          'replay',
+          bag,
+          '--query',
+          'red',
+          '--model',
+          MODEL,
+          '--device',
+          'cpu',
+          '--out',
+          out,
+          '--json',
+        ],
+        { cwd: REPO, stdio: ['ignore', 'pipe', 'pipe'] },
+      );
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d) => (stdout += d));
+      child.stderr.on('data', (d) => (stderr += d));
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      // wait until the replay has written a good part of the output, then terminate it
+      const deadline = Date.now() + 90_000;
+      while (Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        if (fs.existsSync(out) && fs.statSync(out).size > 30_000) break; // a few chunks flushed
+        if (child.exitCode !== null) break;
+      }
+      expect(child.exitCode).toBeNull(); // still running: the signal lands mid-way
+      child.kill(sig);
+      const code = await exited;
+      expect({ code, stderr: code === 130 ? '' : stderr }).toEqual({ code: 130, stderr: '' });
+      const summary = JSON.parse(stdout.slice(stdout.indexOf('{')));
+      expect(summary.interrupted).toBe(true);
+      expect(summary.messages).toBeLessThan(3600);
+      expect(summary.messages).toBeGreaterThan(0);
+      const n = await validMcap(out);
+      expect(n).toBeGreaterThanOrEqual(summary.messages); // inputs copied + node publications
+    },
+  );
 });
