@@ -159,10 +159,30 @@ def test_three_step_bootstrap_writes_a_loadable_checkpoint(tmp_path):
                                         warmup_steps=1, threads=1, log_every=1, fast_cpu_linear=False))
     assert s["steps"] == 3 and math.isfinite(s["loss_last_avg10"])
     assert s["zero_shot"]["held_objects"] == 1 and s["zero_shot"]["seen_objects"] == 2
-    ck = torch.load(os.path.join(out, "bootstrap.pt"))
+    ck = torch.load(os.path.join(out, "bootstrap.pt"), weights_only=True)  # data only (the trainer loads it so)
     m = build_clip(get_preset("tiny"))
     load_clip_state_dict(m, ck["state_dict"], get_preset("tiny"))  # exporter / trainer key names
     lines = (tmp_path / "run" / "metrics.jsonl").read_text().splitlines()
     assert len(lines) == 3 and all(math.isfinite(json.loads(x)["loss"]) for x in lines)
     words = (tmp_path / "run" / "vocab.txt").read_text().split()
     assert "mug" in words and "<pad>" not in words
+
+
+def test_caption_bank_excludes_held_out_pairs_and_bank_loss_targets(tmp_path):
+    from declip_torch.bootstrap import attribute_labels, bank_loss, caption_bank
+
+    ds = SynthDataset(write_dataset(str(tmp_path / "ds")), "train")
+    bank = caption_bank(ds)
+    assert "a green mug" not in bank  # held out in this dataset
+    assert "a red mug" in bank and "a mug" in bank and "background" in bank
+    sets = [{"a red mug", "red mug", "a mug"}, {"a table", "background"}, {"a red mug and a blue can on a table"}]
+    col, cls = attribute_labels(sets, ds.meta["colours"], ds.meta["categories"])
+    assert col.tolist() == [ds.meta["colours"].index("red"), -1, -1]
+    assert cls.tolist() == [ds.meta["categories"].index("mug"), len(ds.meta["categories"]), -1]
+    emb = F.normalize(torch.randn(len(bank), 8), dim=-1)
+    img = emb[[bank.index("a red mug"), bank.index("a table"), 0]]
+    ls = torch.tensor(math.log(50.0))
+    good = bank_loss(img, emb, ls, sets, bank)
+    bad = bank_loss(img[[1, 0, 2]], emb, ls, sets, bank)
+    assert good is not None and bad is not None and good < bad  # the scene crop row (no bank caption) is skipped
+    assert bank_loss(img[2:], emb, ls, sets[2:], bank) is None
