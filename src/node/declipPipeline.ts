@@ -342,7 +342,10 @@ export class DeclipPipeline implements Pipeline {
   }> {
     const perceiver = this.requirePerceiver();
     const s = this.settings!;
-    const seg = await perceiver.segment(frame, queries, { threshold: s.maskThreshold });
+    const seg = await perceiver.segment(frame, queries, {
+      threshold: s.maskThreshold,
+      skipAbsentQueries: true,
+    });
     const features = featureMapForImage(seg.denseFeatures, seg.plan);
     const t0 = nowMs();
     const configs: Record<string, PoseQueryConfig> = {};
@@ -350,7 +353,12 @@ export class DeclipPipeline implements Pipeline {
     for (let q = 0; q < seg.queries.length; q++) {
       const label = seg.queries[q];
       configs[label] = this.poseConfigFor(label);
-      masks.push({ label, mask: seg.masks[q], score: seg.scoreMaps[q] });
+      // absent queries (no cell above the threshold) have an empty score map and an empty mask
+      masks.push({
+        label,
+        mask: seg.masks[q],
+        score: seg.scoreMaps[q].length ? seg.scoreMaps[q] : undefined,
+      });
     }
     const out = this.pose.process({ ...frame, features }, masks, configs);
     const tPose = nowMs() - t0;

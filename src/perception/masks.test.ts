@@ -160,3 +160,45 @@ describe('masksFromDenseFeatures (synthetic features with a known answer)', () =
     expect(r.scoreMaps[0][127 * 128 + 127]).toBeLessThan(0.01);
   });
 });
+
+describe('masksFromDenseFeatures skipAbsentQueries', () => {
+  it('gives identical masks and instances on random features with many absent queries, and skips their maps', () => {
+    let seed = 12345;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32) * 2 - 1;
+    const gh = 10;
+    const gw = 12;
+    const D = 8;
+    const plan = planResize(96, 80, { policy: 'fixed', inputSize: [80, 96], patchSize: 8 });
+    let totalSkipped = 0;
+    let totalInstances = 0;
+    for (let trial = 0; trial < 20; trial++) {
+      // features live in dims 0..5; queries 6..11 point along dims 6..7, so they score 0 everywhere (absent)
+      const data = Float32Array.from({ length: gh * gw * D }, (_, i) => (i % D < 6 ? rand() : 0));
+      const Q = 12;
+      const queryEmb = Float32Array.from({ length: Q * D }, (_, i) =>
+        i < 6 * D ? (i % D < 6 ? rand() : 0) : i % D >= 6 ? rand() : 0,
+      );
+      const bgEmb = Float32Array.from({ length: 2 * D }, rand);
+      const f = { data, gridHeight: gh, gridWidth: gw, dim: D };
+      const names = Array.from({ length: Q }, (_, i) => `q${i}`);
+      const opts = { threshold: 0.4, minAreaPx: 4 };
+      const a = masksFromDenseFeatures(f, names, queryEmb, bgEmb, 8, plan, opts);
+      const b = masksFromDenseFeatures(f, names, queryEmb, bgEmb, 8, plan, {
+        ...opts,
+        skipAbsentQueries: true,
+      });
+      for (let q = 0; q < Q; q++) expect(Buffer.from(b.masks[q]).equals(Buffer.from(a.masks[q]))).toBe(true);
+      expect(b.instances2d.map((i) => [i.query, i.areaPx, i.score])).toEqual(
+        a.instances2d.map((i) => [i.query, i.areaPx, i.score]),
+      );
+      const skipped = b.scoreMaps.filter((m) => m.length === 0).length;
+      const absent = a.gridScores.filter((g) => Math.max(...g) < 0.4).length;
+      expect(skipped).toBe(absent);
+      totalSkipped += skipped;
+      totalInstances += a.instances2d.length;
+    }
+    // the case is only meaningful when some queries are absent and some are found
+    expect(totalSkipped).toBeGreaterThan(20);
+    expect(totalInstances).toBeGreaterThan(5);
+  });
+});

@@ -312,6 +312,13 @@ export interface MaskOptions {
   /** Minimum instance area in frame pixels (default 64). */
   minAreaPx?: number;
   connectivity?: 4 | 8;
+  /**
+   * Skip the frame-size score map of a query whose best grid cell is below the threshold (default false): such a
+   * query can have no mask pixel (upsampling interpolates, it never exceeds the grid maximum), and skipping it
+   * cannot change another query's mask (where it would win, every other query is below it, so below threshold).
+   * Its scoreMaps entry is then an empty array. Saves most of the cost when many queries are absent.
+   */
+  skipAbsentQueries?: boolean;
 }
 
 /** Output of {@link masksFromDenseFeatures}. */
@@ -369,10 +376,14 @@ export function masksFromDenseFeatures(
   const H = plan.srcHeight;
   const gridScores: Float32Array[] = [];
   const scoreMaps: Float32Array[] = [];
+  const absent: boolean[] = [];
   for (let q = 0; q < Q; q++) {
     const g = probs.slice(q * P, (q + 1) * P);
     gridScores.push(g);
-    scoreMaps.push(upsampleToFrame(g, plan, taps, undefined, rowScratch));
+    let gMax = 0;
+    for (let p = 0; p < P; p++) if (g[p] > gMax) gMax = g[p];
+    absent.push(opts.skipAbsentQueries === true && gMax < threshold);
+    scoreMaps.push(absent[q] ? new Float32Array(0) : upsampleToFrame(g, plan, taps, undefined, rowScratch));
   }
   let bgUp: Float32Array | null = null;
   if (B > 0) {
@@ -389,6 +400,7 @@ export function masksFromDenseFeatures(
   const bestQ = new Int8Array(N).fill(-1);
   for (let q = 0; q < Q; q++) {
     const sq = scoreMaps[q];
+    if (absent[q]) continue;
     if (q === 0) {
       for (let i = 0; i < N; i++) {
         if (sq[i] >= bestV[i]) {
@@ -410,6 +422,7 @@ export function masksFromDenseFeatures(
     if (q >= 0 && bestV[i] >= threshold) masks[q][i] = 1;
   }
   for (let q = 0; q < Q; q++) {
+    if (absent[q]) continue;
     const s = scoreMaps[q];
     const m = masks[q];
     const runs = labelRuns(m, W, H, minArea, opts.connectivity ?? 8);

@@ -279,6 +279,7 @@ export class Perceiver {
         threshold: maskOpts.threshold ?? this.opts.threshold,
         minAreaPx: maskOpts.minAreaPx ?? this.opts.minAreaPx,
         connectivity: maskOpts.connectivity ?? this.opts.connectivity,
+        skipAbsentQueries: maskOpts.skipAbsentQueries ?? this.opts.skipAbsentQueries,
       },
     );
     const t4 = now();
