@@ -16,6 +16,7 @@ import {
   writeTrainerFrames,
 } from './synthData';
 import { captionsFor } from '../synth';
+import { maskIou, objectQuery } from './synthDataEval';
 
 describe('synthetic dataset of the default model', () => {
   const cam = scaledIntrinsics(160, 120);
@@ -98,5 +99,26 @@ describe('synthetic dataset of the default model', () => {
     } finally {
       fs.rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  test('maskIou and the query text of an object', () => {
+    const labels = Uint8Array.from([0, 1, 1, 2, 1, 0]);
+    const mask = Uint8Array.from([0, 1, 0, 1, 1, 1]);
+    // intersection {1, 4} = 2, union {1, 2, 3, 4, 5} = 5
+    expect(maskIou(mask, labels, 1)).toEqual({ iou: 0.4, pred: 4, gt: 3 });
+    expect(maskIou(new Uint8Array(6), labels, 3).iou).toBe(0);
+    expect(
+      objectQuery({
+        instance_id: 1,
+        category: 'mug',
+        colour: 'red',
+        secondary_colour: 'red',
+        texture: 'plain',
+        bbox: [0, 0, 1, 1],
+        px_count: 1,
+        captions: [],
+        held_out: false,
+      }),
+    ).toBe('red mug');
   });
 });

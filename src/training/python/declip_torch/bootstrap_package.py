@@ -124,6 +124,10 @@ def write_report(run: str, model_out: str, timing: Optional[str] = None) -> Dict
                             for arch, m in models.items()},
               "eval_frames": ev["models"][0]["frames"] if ev["models"] else 0,
               "timing": times, "whole_chain": None}
+    chain_path = os.path.join(run, "chain.json")
+    if os.path.isfile(chain_path):
+        ch = _load(chain_path)
+        report["whole_chain"] = {"scenes": ch["scenes"], "model_mode": ch["model_mode"], "box_mode": ch["box_mode"]}
     with open(os.path.join(model_out, "report.json"), "w", encoding="utf-8") as f:
         json.dump(report, f, indent=2)
         f.write("\n")
@@ -153,7 +157,8 @@ def write_report(run: str, model_out: str, timing: Optional[str] = None) -> Dict
       f"seeds). Held-out colour x category pairs (never in a training frame, each eval frame has 1-2): {held}.")
     a(f"2. **Bootstrap** (`declip_torch.bootstrap`, synthetic CLIP pretraining): {boot['steps']} steps x "
       f"{boot['batch_size']} crops at {boot['crop_size']} px (object crops with procedural captions, background "
-      f"crops, two-object scene crops), multi-positive InfoNCE; loss {_fmt(boot.get('loss_first'))} -> "
+      f"crops, two-object scene crops); loss = multi-positive in-batch InfoNCE + image-to-caption-bank "
+      f"contrast + auxiliary linear colour / class heads on the image embedding (training only, not exported); loss {_fmt(boot.get('loss_first'))} -> "
       f"{_fmt(boot.get('loss_last_avg10'))}. Zero-shot crop classification over all 84 colour x category prompts "
       f"on the eval frames: pair top-1 {_fmt(zs.get('seen_pair'))} (seen pairs), {_fmt(zs.get('held_pair'))} "
       f"(held-out pairs); colour {_fmt(zs.get('seen_colour'))} / {_fmt(zs.get('held_colour'))}; category "
@@ -190,9 +195,23 @@ def write_report(run: str, model_out: str, timing: Optional[str] = None) -> Dict
     a("")
     a("## Whole chain (pose)")
     a("")
-    a("TODO: ADD-S < 0.1 d (model mode with the synthetic meshes, box mode) and anchor-mode AR via `src/eval` need "
-      "the node pipeline (`src/node/declipPipeline.ts`) and the eval module's synthetic protocol, which had not "
-      "landed when this model was trained. Not measured yet.")
+    chain = report.get("whole_chain")
+    if chain:
+        mm, bm = chain["model_mode"], chain["box_mode"]
+        a(f"`src/training/synthDataChain.ts`: query -> `DeclipPipeline` (this model's masks -> 3D instance -> pose) on "
+          f"{chain['scenes']} held-out synthetic scenes (640x480, sensor-model depth), one query per visible object.")
+        a("")
+        a("| mode | success | queries | instance found |")
+        a("| --- | --- | --- | --- |")
+        a(f"| model (synthetic mesh registered), ADD-S < 0.1 d | {mm['success']:.3f} | {mm['queries']} | "
+          f"{mm['found']} |")
+        a(f"| box, {bm['criterion']} | {bm['success']:.3f} | {bm['queries']} | {bm['found']} |")
+        a("")
+        a("TODO: anchor-mode pairs AR with the eval module's protocol (not measured yet).")
+    else:
+        a("TODO: ADD-S < 0.1 d (model mode with the synthetic meshes, box mode) and anchor-mode AR via `src/eval`; "
+          "not measured for this model yet (run `node dist/training/synthDataChain.js --model models/tiny-synth "
+          "--out RUN/chain.json`, then the report stage again).")
     a("")
     if times:
         a("## Time")
