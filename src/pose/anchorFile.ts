@@ -55,9 +55,36 @@ export function decodeAnchor(bytes: Uint8Array): AnchorRecord {
   const magic = String.fromCharCode(...bytes.subarray(0, 8));
   if (magic !== MAGIC) throw new GeometryInputError('anchor file', `bad magic "${magic}"; expected ${MAGIC}`);
   const dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes.length < 12) throw new GeometryInputError('anchor file', 'truncated: no header length');
   const headLen = dv.getUint32(8, true);
-  const head = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headLen)));
-  const camera = head.camera as CameraIntrinsics;
+  if (12 + headLen > bytes.length) {
+    throw new GeometryInputError('anchor file', `header of ${headLen} bytes runs past the end of the file`);
+  }
+  let head: { camera?: CameraIntrinsics; features?: { gridH: number; gridW: number; dim: number } };
+  try {
+    head = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headLen)));
+  } catch (e) {
+    throw new GeometryInputError(
+      'anchor file',
+      `header is not valid JSON (${(e as Error).message}); re-save the anchor`,
+    );
+  }
+  const okInt = (v: unknown) => Number.isInteger(v) && (v as number) > 0 && (v as number) < 1e5;
+  if (!head?.camera || !okInt(head.camera.width) || !okInt(head.camera.height)) {
+    throw new GeometryInputError('anchor file camera', 'missing or invalid width/height; re-save the anchor');
+  }
+  if (
+    !head.features ||
+    !okInt(head.features.gridH) ||
+    !okInt(head.features.gridW) ||
+    !okInt(head.features.dim)
+  ) {
+    throw new GeometryInputError(
+      'anchor file features',
+      'missing or invalid gridH/gridW/dim; re-save the anchor',
+    );
+  }
+  const camera = head.camera;
   const { width: w, height: h } = camera;
   const { gridH, gridW, dim } = head.features;
   const start = 12 + headLen + ((4 - ((12 + headLen) % 4)) % 4);

@@ -1,3 +1,4 @@
+import { GeometryInputError } from '../geometry/errors';
 import type { CameraIntrinsics, Pose } from '../types';
 import { SeededRng } from '../geometry/rng';
 import { axisAngleToMat3, poseCompose, rotvecToMat3, transformPoints } from '../geometry/linalg';
@@ -459,6 +460,14 @@ describe('anchor files', () => {
     expect(anchorViewFromRecord(back).features.dim).toBe(5);
     expect(() => decodeAnchor(bytes.subarray(0, bytes.length - 1))).toThrow(/size/);
     expect(() => decodeAnchor(new Uint8Array(20))).toThrow(/magic/);
+    // a damaged header is a typed error naming the file part, never a raw SyntaxError
+    const badJson = Uint8Array.from(bytes);
+    badJson[12] = 0x7b + 1;
+    expect(() => decodeAnchor(badJson)).toThrow(GeometryInputError);
+    expect(() => decodeAnchor(badJson)).toThrow(/header is not valid JSON/);
+    const longHead = Uint8Array.from(bytes);
+    new DataView(longHead.buffer).setUint32(8, 1e9, true);
+    expect(() => decodeAnchor(longHead)).toThrow(/runs past the end/);
   });
 });
 
