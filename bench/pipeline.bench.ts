@@ -361,6 +361,11 @@ interface ModeResult {
   peakGpuMB: number | null;
   feederMaxLateMs: number;
   pipelineErrors: number;
+  /**
+   * Process CPU time (all threads: JS + onnxruntime pool) per processed frame, ms. Unlike wall time it hardly
+   * depends on other jobs sharing the machine: cores * 1000 / cpuMsPerFrame bounds the rate on an idle machine.
+   */
+  cpuMsPerFrame: number;
 }
 
 /** One replay through a fresh node (the pipeline, and so the loaded sessions, are shared). */
@@ -419,6 +424,7 @@ async function runMode(
   const rate = paced ? Number(mode.slice(0, -1)) : 0;
   const totalFrames = paced ? Math.max(1, Math.round(a.durationS * a.hz * rate)) : a.maxFrames;
   mem.start();
+  const cpu0 = process.cpuUsage();
   const startWall = performance.now() + 20;
   for (let k = 0; k < totalFrames; k++) {
     const loop = BigInt(Math.floor(k / nFrames));
@@ -450,6 +456,7 @@ async function runMode(
   }
   await node?.idle();
   const wallS = (performance.now() - startWall) / 1000;
+  const cpu = process.cpuUsage(cpu0);
   mem.stop();
   const stats: NodeStats = node!.stats();
   await node!.destroy();
@@ -486,6 +493,7 @@ async function runMode(
     peakGpuMB: mem.peakGpuMB >= 0 ? mem.peakGpuMB : null,
     feederMaxLateMs: Math.round(feederMaxLateMs),
     pipelineErrors: stats.pipelineErrors,
+    cpuMsPerFrame: stats.processed ? r1((cpu.user + cpu.system) / 1000 / stats.processed) : 0,
   };
 }
 
@@ -530,19 +538,25 @@ async function runConfig(a: Args, c: RunConfig, tmp: string) {
     process.stderr.write(`  mode ${mode} ...\n`);
     modes.push(await runMode(mode, a, pipeline, stream, params));
   }
-  let encoder: (Quantiles & { inputHw: number[] }) | null = null;
+  let encoder: (Quantiles & { inputHw: number[]; cpuMsPerRun: number }) | null = null;
   if (a.encoderReps > 0) {
     const seg = await perceiver.segment(frames[0], queries);
     const [h, w] = [seg.plan.dstHeight, seg.plan.dstWidth];
     const px = new Float32Array(3 * h * w).map((_, i) => Math.sin(i) * 0.5);
     const ts: number[] = [];
     await perceiver.encodeImage(px, h, w);
+    const c0 = process.cpuUsage();
     for (let i = 0; i < a.encoderReps; i++) {
       const t = performance.now();
       await perceiver.encodeImage(px, h, w);
       ts.push(performance.now() - t);
     }
-    encoder = { ...quantiles(ts), inputHw: [h, w] };
+    const c = process.cpuUsage(c0);
+    encoder = {
+      ...quantiles(ts),
+      inputHw: [h, w],
+      cpuMsPerRun: r1((c.user + c.system) / 1000 / a.encoderReps),
+    };
   }
   const desc = pipeline.describe();
   await pipeline.dispose();
@@ -605,27 +619,28 @@ export function markdownTable(meta: Record<string, unknown>, runs: Run[], label:
     `- Load average before / after: ${meta.loadBefore} / ${meta.loadAfter} (${meta.cores} cores${Number(String(meta.loadBefore).split(' ')[0]) > Number(meta.cores) * 0.5 ? '; the machine was shared with other jobs, so times are pessimistic' : ''})`,
     `- Command: \`${meta.command}\``,
     '',
-    '| model | device | size | queries | objects | mode | Hz | dropped | inst/frame | latency p50 / p95 / p99 ms | decode | preprocess | encoder | masks | instances | pose | publish | encoder alone p50 / p95 ms | peak RSS MB | GPU MB |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| model | device | size | queries | objects | mode | Hz | dropped | inst/frame | latency p50 / p95 / p99 ms | decode | preprocess | encoder | masks | instances | pose | publish | encoder alone p50 / p95 ms | CPU ms / frame (encoder alone) | peak RSS MB | GPU MB |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of runs) {
     for (const m of r.modes) {
       const s = m.stagesMs;
       lines.push(
-        `| ${path.basename(r.config.model)} | ${r.config.device} | ${r.config.size} | ${r.config.numQueries} | ${r.config.sceneObjects} | ${m.mode} | ${m.throughputHz.toFixed(2)} | ${m.droppedTotal}/${m.framesOffered} | ${m.instancesPerFrame} | ${f(m.latencyMs.p50)} / ${f(m.latencyMs.p95)} / ${f(m.latencyMs.p99)} | ${pq(s.queue_decode)} | ${pq(s.preprocess)} | ${pq(s.features)} | ${pq(s.masks)} | ${pq(s.instances)} | ${pq(s.pose)} | ${pq(s.publish)} | ${r.encoderAloneMs ? pq(r.encoderAloneMs) : '-'} | ${m.peakRssMB} | ${m.peakGpuMB ?? '-'} |`,
+        `| ${path.basename(r.config.model)} | ${r.config.device} | ${r.config.size} | ${r.config.numQueries} | ${r.config.sceneObjects} | ${m.mode} | ${m.throughputHz.toFixed(2)} | ${m.droppedTotal}/${m.framesOffered} | ${m.instancesPerFrame} | ${f(m.latencyMs.p50)} / ${f(m.latencyMs.p95)} / ${f(m.latencyMs.p99)} | ${pq(s.queue_decode)} | ${pq(s.preprocess)} | ${pq(s.features)} | ${pq(s.masks)} | ${pq(s.instances)} | ${pq(s.pose)} | ${pq(s.publish)} | ${r.encoderAloneMs ? pq(r.encoderAloneMs) : '-'} | ${f(m.cpuMsPerFrame)}${r.encoderAloneMs ? ` (${f(r.encoderAloneMs.cpuMsPerRun)})` : ''} | ${m.peakRssMB} | ${m.peakGpuMB ?? '-'} |`,
       );
     }
   }
   lines.push(
     '',
-    'Stage cells are p50 / p95 ms per processed frame. "decode" is frame delivered -> pipeline start (CDR -> Frame, plus waiting in the latest-frame-wins slot in paced modes); "encoder" is the node\'s features_ms (image encoder; text embeddings are cached); "publish" is pipeline end -> last publication of the frame (CDR encoding of every output). Latency is from the time the frame\'s last message was due at the replay rate to its last publication. "dropped" counts offered frames that were never processed.',
+    'Stage cells are p50 / p95 ms per processed frame. "decode" is frame delivered -> pipeline start (CDR -> Frame, plus waiting in the latest-frame-wins slot in paced modes); "encoder" is the node\'s features_ms (image encoder; text embeddings are cached); "publish" is pipeline end -> last publication of the frame (CDR encoding of every output). Latency is from the time the frame\'s last message was due at the replay rate to its last publication. "dropped" counts offered frames that were never processed. "CPU ms / frame" is process CPU time (JS + onnxruntime threads) per processed frame, which depends little on other jobs: on an idle machine the rate is at most cores x 1000 / that.',
     '',
   );
   return lines.join('\n');
 }
 
-async function main(): Promise<void> {
-  const a = parseArgs(process.argv.slice(2));
+/** Runs the benchmark with command-line `argv` (exported for scripts/bench-gpu.sh's module probe). */
+export async function main(argv: string[] = process.argv.slice(2)): Promise<void> {
+  const a = parseArgs(argv);
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'declip-pbench-'));
   const loadBefore = os
     .loadavg()
@@ -663,7 +678,7 @@ async function main(): Promise<void> {
     cores: os.cpus().length,
     commit: git(['rev-parse', '--short', 'HEAD']),
     dirty: git(['status', '--porcelain', '--', 'src', 'bench']) !== '',
-    command: `node out/bench-build/bench/pipeline.bench.js ${process.argv.slice(2).join(' ')}`.trim(),
+    command: `node out/bench-build/bench/pipeline.bench.js ${argv.join(' ')}`.trim(),
     loadBefore,
     loadAfter: os
       .loadavg()
