@@ -201,9 +201,11 @@ export function imageToRgb(msg: ImageMsg, ctx: BagErrorContext = {}): RgbImage {
   }
   const src = a.data;
   const np = a.width * a.height;
-  const out = new Uint8Array(np * 3);
   const c = a.channels;
   const swap = msg.encoding.startsWith('bgr');
+  // rgb8: imageToTypedArray already made a fresh packed copy, which is the result (saves a per-pixel pass)
+  if (c === 3 && !swap) return { width: a.width, height: a.height, data: src };
+  const out = new Uint8Array(np * 3);
   for (let i = 0; i < np; i++) {
     if (c === 1) {
       out[3 * i] = out[3 * i + 1] = out[3 * i + 2] = src[i];
@@ -216,6 +218,8 @@ export function imageToRgb(msg: ImageMsg, ctx: BagErrorContext = {}): RgbImage {
   return { width: a.width, height: a.height, data: out };
 }
 
+const LITTLE_ENDIAN_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
 /**
  * Depth Image (16UC1/mono16 = millimetres, 32FC1 = metres) -> metres, Float32Array (0 / NaN = invalid).
  * 32FC1 values that are not a usable depth (NaN, +-Inf as REP 118 uses them, negative) become NaN.
@@ -227,6 +231,18 @@ export function depthToMeters(msg: ImageMsg, ctx: BagErrorContext = {}): Float32
       ...ctx,
       field: 'encoding',
     });
+  }
+  if (enc !== '32FC1' && !msg.is_bigendian && LITTLE_ENDIAN_HOST) {
+    // 16-bit little-endian, aligned and unpadded (the RealSense case): read the bytes in place (same values)
+    const b = bytesOf(msg.data);
+    const n = msg.width * msg.height;
+    if (msg.step === 2 * msg.width && b.byteOffset % 2 === 0 && b.byteLength >= 2 * n) {
+      validateImage({ ...msg, data: b }, ctx);
+      const mm = new Uint16Array(b.buffer, b.byteOffset, n);
+      const out = new Float32Array(n);
+      for (let i = 0; i < n; i++) out[i] = mm[i] * 0.001;
+      return out;
+    }
   }
   const a = imageToTypedArray(msg, ctx);
   if (a.data instanceof Float32Array) {
