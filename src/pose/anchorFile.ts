@@ -60,7 +60,12 @@ export function decodeAnchor(bytes: Uint8Array): AnchorRecord {
   if (12 + headLen > bytes.length) {
     throw new GeometryInputError('anchor file', `header of ${headLen} bytes runs past the end of the file`);
   }
-  let head: { camera?: CameraIntrinsics; features?: { gridH: number; gridW: number; dim: number } };
+  let head: {
+    label?: string;
+    camera?: CameraIntrinsics;
+    pose?: { R: number[]; tM: number[] };
+    features?: { gridH: number; gridW: number; dim: number };
+  };
   try {
     head = JSON.parse(new TextDecoder().decode(bytes.subarray(12, 12 + headLen)));
   } catch (e) {
@@ -84,6 +89,18 @@ export function decodeAnchor(bytes: Uint8Array): AnchorRecord {
       'missing or invalid gridH/gridW/dim; re-save the anchor',
     );
   }
+  if (
+    !Array.isArray(head.pose?.R) ||
+    head.pose.R.length !== 9 ||
+    !Array.isArray(head.pose.tM) ||
+    head.pose.tM.length !== 3
+  ) {
+    throw new GeometryInputError(
+      'anchor file pose',
+      'missing or invalid R (9 values) / tM (3 values); re-save the anchor',
+    );
+  }
+  const pose = head.pose;
   const camera = head.camera;
   const { width: w, height: h } = camera;
   const { gridH, gridW, dim } = head.features;
@@ -102,9 +119,9 @@ export function decodeAnchor(bytes: Uint8Array): AnchorRecord {
   for (let i = 0; i < data.length; i++, o += 4) data[i] = dv.getFloat32(o, true);
   const mask = bytes.slice(o, o + w * h);
   return {
-    label: head.label,
+    label: String(head.label ?? ''),
     camera,
-    pose: { R: Float64Array.from(head.pose.R), tM: Float64Array.from(head.pose.tM) },
+    pose: { R: Float64Array.from(pose.R), tM: Float64Array.from(pose.tM) },
     depthM,
     mask,
     features: { data, gridH, gridW, dim },
