@@ -4,7 +4,8 @@
 #   2. bootstrap: synthetic CLIP pretraining of a small dual encoder (declip_torch.bootstrap)
 #   3. DeCLIP distillation of the bootstrap model (declip_torch.train, declip-csa, mask-affinity context teacher)
 #   4. export through the exporter: the student (models/tiny-synth) and the clip-vanilla baseline (RUN/)
-#   5. evaluation with the TypeScript runtime on held-out synthetic frames (src/training/synthDataEvalCli.ts)
+#   5. evaluation with the TypeScript runtime on held-out synthetic frames (src/training/synthDataEvalCli.ts) and the
+#      whole chain (DeclipPipeline, model / box mode pose; src/training/synthDataChain.ts)
 #   6. model.json provenance, REPORT.md and report.json
 #
 # Usage: npm run train:default [-- --device cuda] [--out runs/tiny-synth] [--model-out models/tiny-synth]
@@ -20,8 +21,8 @@ OUT=runs/tiny-synth
 MODEL_OUT=models/tiny-synth
 THREADS=2
 SEED=0
-BOOT_STEPS=500
-DISTILL_STEPS=60
+BOOT_STEPS=1500
+DISTILL_STEPS=400
 REUSE=0
 TRAIN_SCENES=300
 EVAL_SCENES=32
@@ -37,7 +38,7 @@ while [ $# -gt 0 ]; do
     --train-scenes) TRAIN_SCENES="$2"; shift 2 ;;
     --eval-scenes) EVAL_SCENES="$2"; shift 2 ;;
     --reuse) REUSE=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,14p' "$0" | cut -c3-; exit 0 ;;
     *) echo "error: train-default: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -90,12 +91,13 @@ stage bootstrap "$PY" -m declip_torch.bootstrap --data "$OUT_ABS/data" --out "$O
 stage distill "$PY" -m declip_torch.bootstrap_fastcpu declip_torch.train --data "$OUT_ABS/data/frames" \
   --out "$OUT_ABS/distill" --base "$OUT_ABS/bootstrap/bootstrap.pt" --backbone synth-vit-s16 --arch declip-csa \
   --context-teacher mask-affinity --steps "$DISTILL_STEPS" --lr 2e-4 --weight-decay 0.05 --warmup-steps 5 \
-  --student-min-size 320 --student-max-size 320 --batch-size 2 --max-crops 10 --device "$DEVICE" \
+  --student-min-size 320 --student-max-size 320 --batch-size 4 --max-crops 12 --device "$DEVICE" \
   --threads "$THREADS" --seed "$SEED" --resume never --eval-max-frames 16 --checkpoint-every 1000
 stage export "$PY" -m declip_torch.bootstrap_package export --run "$OUT_ABS" --model-out "$MODEL_ABS"
 cd "$ROOT"
 stage eval node dist/training/synthDataEvalCli.js --data "$OUT_ABS/data" --model "$OUT_ABS/baseline-clip-vanilla" \
   --model "$MODEL_ABS" --out "$OUT_ABS/eval.json"
+stage chain node dist/training/synthDataChain.js --model "$MODEL_ABS" --scenes 16 --out "$OUT_ABS/chain.json"
 T_END=$(date +%s)
 "$PY" - "$TIMES" "$OUT_ABS/times.json" "$((T_END - T_START))" "$DEVICE" "$THREADS" <<'EOF'
 import json, os, platform, sys

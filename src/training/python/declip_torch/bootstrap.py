@@ -17,7 +17,7 @@ in-batch loss barely moves in a CPU-sized budget (300 steps: colour top-1 0.16 v
 Colour x category pairs held out by the dataset (dataset.json held_out_pairs) never occur in training; the
 zero-shot evaluation reports them apart.
 
-    python -m declip_torch.bootstrap --data runs/tiny-synth/data --out runs/tiny-synth/bootstrap --steps 500
+    python -m declip_torch.bootstrap --data runs/tiny-synth/data --out runs/tiny-synth/bootstrap --steps 1500
 
 Writes OUT/bootstrap.pt (OpenAI-CLIP key names, loadable by the exporter and the DeCLIP trainer with
 --backbone synth-vit-s16), OUT/vocab.txt, OUT/metrics.jsonl (one line per step) and OUT/summary.json.
@@ -405,7 +405,7 @@ class BootstrapConfig:
     data: str
     out: str
     backbone: str = "synth-vit-s16"
-    steps: int = 500
+    steps: int = 1500
     batch_size: int = 64
     size: Optional[int] = None  # crop size (default: the preset's image size)
     lr: float = 5e-4
@@ -589,7 +589,7 @@ def build_parser() -> argparse.ArgumentParser:
     ap.add_argument("--data", required=True, help="dataset directory written by src/training/synthDataCli.ts")
     ap.add_argument("--out", required=True)
     ap.add_argument("--backbone", default="synth-vit-s16")
-    ap.add_argument("--steps", type=int, default=500)
+    ap.add_argument("--steps", type=int, default=1500)
     ap.add_argument("--batch-size", type=int, default=64)
     ap.add_argument("--size", type=int, help="crop size (default: the preset's image size)")
     ap.add_argument("--lr", type=float, default=5e-4)
