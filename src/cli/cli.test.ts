@@ -204,3 +204,26 @@ describe('declip CLI', () => {
     expect(bad.err).toMatch(/model_path: no model package at \/nonexistent/);
   });
 });
+
+describe('synthetic bag ground truth', () => {
+  it('GroundTruthObject poses decode back to the rendered object poses (quaternion order x, y, z, w)', async () => {
+    const { demoSequence } = await import('../synth/fixtures');
+    const f = demoSequence().frames[0];
+    const bag = await openBag(path.join(REPO, 'test', 'bags', 'demo'));
+    let gt:
+      { objects: { pose: { orientation: { x: number; y: number; z: number; w: number } } }[] } | undefined;
+    for await (const m of bag.messages({ topics: ['/ground_truth/objects'] })) {
+      gt = m.decode();
+      break;
+    }
+    await bag.close();
+    gt!.objects.forEach((o, k) => {
+      const { x, y, z, w } = o.pose.orientation;
+      const R = f.objects[k].poseCam.R;
+      // first column of the rotation from the quaternion
+      expect(1 - 2 * (y * y + z * z)).toBeCloseTo(R[0], 6);
+      expect(2 * (x * y + z * w)).toBeCloseTo(R[3], 6);
+      expect(2 * (x * z - y * w)).toBeCloseTo(R[6], 6);
+    });
+  });
+});

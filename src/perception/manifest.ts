@@ -58,6 +58,11 @@ export interface ModelManifest {
   };
   text: { input_dtype: 'int64' | 'int32' };
   prompt_templates: string[];
+  /**
+   * Optional background / "other" prompts that suit this model (default: background, table, wall, floor). A small
+   * model trained on a closed world may need its own; the Perceiver option `backgroundPrompts` overrides both.
+   */
+  background_prompts?: string[];
   files: {
     image_encoder: OnnxFileSpec;
     text_encoder: OnnxFileSpec;

@@ -167,6 +167,13 @@ export function validateManifest(m: unknown, dir = '.'): ModelManifest {
     'prompt_templates',
     'must be a non-empty list of strings containing {}',
   );
+  check(
+    o.background_prompts === undefined ||
+      (Array.isArray(o.background_prompts) &&
+        o.background_prompts.every((s) => typeof s === 'string' && s.trim().length > 0)),
+    'background_prompts',
+    'must be a list of non-empty strings when present',
+  );
   check(typeof o.files === 'object' && o.files !== null, 'files', 'missing');
   validateFileSpec(o.files!.image_encoder, 'image_encoder', check);
   validateFileSpec(o.files!.text_encoder, 'text_encoder', check);

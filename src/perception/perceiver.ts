@@ -260,9 +260,11 @@ export class Perceiver {
     const D = m.feature_dim;
     const qEmb = new Float32Array(queries.length * D);
     for (let i = 0; i < queries.length; i++) qEmb.set(await this.embedText(queries[i], warnings), i * D);
-    const bgPrompts = (this.opts.backgroundPrompts ?? DEFAULT_BACKGROUND_PROMPTS).filter(
-      (b) => !queries.some((q) => q.trim().toLowerCase() === b.trim().toLowerCase()),
-    );
+    const bgPrompts = (
+      this.opts.backgroundPrompts ??
+      this.manifest.background_prompts ??
+      DEFAULT_BACKGROUND_PROMPTS
+    ).filter((b) => !queries.some((q) => q.trim().toLowerCase() === b.trim().toLowerCase()));
     const bgEmb = new Float32Array(bgPrompts.length * D);
     for (let i = 0; i < bgPrompts.length; i++) bgEmb.set(await this.embedText(bgPrompts[i], warnings), i * D);
     const t2 = now();

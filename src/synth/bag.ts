@@ -33,11 +33,12 @@ export interface SequenceBagOptions extends CreateBagOptions {
   onFrame?: (index: number) => void;
 }
 
-function poseMsg(p: Pose) {
-  const q = mat3ToQuat(p.R);
+/** geometry_msgs/Pose; mat3ToQuat returns [w, x, y, z]. */
+export function poseMsg(p: Pose) {
+  const [w, x, y, z] = mat3ToQuat(p.R);
   return {
     position: { x: p.tM[0], y: p.tM[1], z: p.tM[2] },
-    orientation: { x: q[0], y: q[1], z: q[2], w: q[3] },
+    orientation: { x, y, z, w },
   };
 }
 
