@@ -13,33 +13,13 @@ import {
   featureMapForImage,
   queryFileStem,
 } from './declipPipeline';
+import { analyticPackage, paintPure } from './testutil';
 
-/** tiny-analytic (colour one-hot features) with a larger input so the feature grid is 30x40 at 640x480. */
-function analyticPackage(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'declip-pipe-'));
-  const src = path.join(__dirname, '..', '..', 'test', 'models', 'tiny-analytic');
-  for (const f of fs.readdirSync(src)) fs.copyFileSync(path.join(src, f), path.join(dir, f));
-  const m = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
-  m.image.input_size = [240, 240];
-  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(m));
-  return dir;
-}
-
-/**
- * The analytic model scores saturated colours only, so the test paints each object's ground-truth pixels in its
- * pure colour and everything else mid-grey (the analytic background): this tests the wiring, not the model.
- */
 function toCoreFrame(f: SynthFrame): Frame {
-  const pure: Record<string, number[]> = { red: [255, 0, 0], blue: [0, 0, 255] };
-  const rgb = new Uint8Array(f.rgb.data.length).fill(128);
-  for (let p = 0; p < f.instanceMask.length; p++) {
-    const o = f.instanceMask[p] ? f.objects.find((x) => x.instanceId === f.instanceMask[p]) : undefined;
-    if (o) rgb.set(pure[o.colour], 3 * p);
-  }
   return {
     stampNs: f.stampNs,
     frameId: 'camera_color_optical_frame',
-    rgb: { width: f.rgb.width, height: f.rgb.height, data: rgb },
+    rgb: { width: f.rgb.width, height: f.rgb.height, data: paintPure(f) },
     depthM: Float32Array.from(f.depthMm, (d) => d / 1000),
     camera: f.camera,
   };

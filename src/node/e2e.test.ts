@@ -11,30 +11,10 @@ import { generateSequence, meshToPly, type SynthFrame } from '../synth';
 import { defaultCodec } from './codec';
 import { createDeclipPipeline } from './declipPipeline';
 import { InProcRuntime } from './inproc';
+import { analyticPackage, paintPure } from './testutil';
 import { DeclipNode } from './node';
 
 const codec = defaultCodec();
-
-function analyticPackage(): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'declip-e2e-'));
-  const src = path.join(__dirname, '..', '..', 'test', 'models', 'tiny-analytic');
-  for (const f of fs.readdirSync(src)) fs.copyFileSync(path.join(src, f), path.join(dir, f));
-  const m = JSON.parse(fs.readFileSync(path.join(dir, 'model.json'), 'utf8'));
-  m.image.input_size = [240, 240];
-  fs.writeFileSync(path.join(dir, 'model.json'), JSON.stringify(m));
-  return dir;
-}
-
-/** Object pixels painted in pure colours, the rest mid-grey: what the analytic model scores exactly. */
-function paint(f: SynthFrame): Uint8Array {
-  const pure: Record<string, number[]> = { red: [255, 0, 0], blue: [0, 0, 255] };
-  const rgb = new Uint8Array(f.rgb.data.length).fill(128);
-  for (let p = 0; p < f.instanceMask.length; p++) {
-    const o = f.instanceMask[p] ? f.objects.find((x) => x.instanceId === f.instanceMask[p]) : undefined;
-    if (o) rgb.set(pure[o.colour], 3 * p);
-  }
-  return rgb;
-}
 
 describe('declip_node end to end (real pipeline, CDR in -> CDR out)', () => {
   const seq = generateSequence({
@@ -61,7 +41,11 @@ describe('declip_node end to end (real pipeline, CDR in -> CDR out)', () => {
       const pub = (topic: string, type: string, msg: unknown) =>
         rt.publish(topic, type, codec.encode(type, msg));
       pub('/camera/color/camera_info', 'sensor_msgs/msg/CameraInfo', cameraInfoFromIntrinsics(f.camera, h));
-      pub('/camera/color/image_raw', 'sensor_msgs/msg/Image', rgbToImageMsg({ ...f.rgb, data: paint(f) }, h));
+      pub(
+        '/camera/color/image_raw',
+        'sensor_msgs/msg/Image',
+        rgbToImageMsg({ ...f.rgb, data: paintPure(f) }, h),
+      );
       pub(
         '/camera/aligned_depth_to_color/image_raw',
         'sensor_msgs/msg/Image',

@@ -5,6 +5,7 @@ import { imageToRgb, intrinsicsFromCameraInfo } from '../../bag/image';
 import { decodeMessage } from '../../bag/codecs';
 import { buildReportHtml, type ReportTable, type ReportThumbnail } from '../../eval/report/html';
 import { DEFAULT_MODEL_DIR, createDeclipPipeline, queryFileStem } from '../../node/declipPipeline';
+import { quatToMat3 } from '../../geometry/linalg';
 import { addsError, rotationErrorDeg } from '../../pose/metrics';
 import { loadObjectModelFile } from '../../pose/models';
 import { DEMO_QUERIES } from '../../synth/fixtures';
@@ -38,20 +39,7 @@ interface PoseMsg {
 
 function poseFromMsg(p: PoseMsg): Pose {
   const { x, y, z, w } = p.orientation;
-  return {
-    R: new Float64Array([
-      1 - 2 * (y * y + z * z),
-      2 * (x * y - z * w),
-      2 * (x * z + y * w),
-      2 * (x * y + z * w),
-      1 - 2 * (x * x + z * z),
-      2 * (y * z - x * w),
-      2 * (x * z - y * w),
-      2 * (y * z + x * w),
-      1 - 2 * (x * x + y * y),
-    ]),
-    tM: new Float64Array([p.position.x, p.position.y, p.position.z]),
-  };
+  return { R: quatToMat3([w, x, y, z]), tM: new Float64Array([p.position.x, p.position.y, p.position.z]) };
 }
 
 /** Centre of an object's bounding box in the camera frame (synthetic objects: base at z = 0, centred in x, y). */
