@@ -16,16 +16,12 @@ import {
   readJsonFile,
   readRgbImage,
   requireFiles,
-  sceneBagPath,
-  writeDatasetJson,
-  writeSceneBag,
-  EVAL_FORMAT,
+  writeConvertedScenes,
   previousPrompts,
   type ConvertedFrame,
   type ConvertOptions,
   type ConvertSummary,
   type GtObject,
-  type ModelsJson,
   type StoredModel,
 } from './format';
 
@@ -240,37 +236,12 @@ export async function convertBop(opts: BopConvertOptions): Promise<ConvertSummar
     const dst = path.join(outModels, m.file);
     if (!fs.existsSync(dst)) fs.copyFileSync(path.join(modelsDir, m.file), dst);
   }
-  const mj: ModelsJson = { format: EVAL_FORMAT, dataset, objects };
-  fs.writeFileSync(path.join(outModels, 'models.json'), JSON.stringify(mj, null, 1));
-  const total = scenes.reduce((n, s) => n + s.imageIds.length, 0);
-  let done = 0;
-  const summary: ConvertSummary = {
+  return writeConvertedScenes(
     dataset,
-    outDir: opts.outDir,
-    scenes: [],
-    objects: Object.keys(objects).length,
-  };
-  for (const s of scenes) {
-    const bag = sceneBagPath(opts.outDir, s.sceneId);
-    if (fs.existsSync(bag) && !opts.overwrite) {
-      done += s.imageIds.length;
-      opts.onProgress?.({ scene: s.sceneId, done, total, skipped: true });
-      summary.scenes.push({ sceneId: s.sceneId, bag, frames: s.imageIds.length, skipped: true });
-      continue;
-    }
-    const n = await writeSceneBag(bag, bopFrames(dataset, s, objects), () =>
-      opts.onProgress?.({ scene: s.sceneId, done: ++done, total }),
-    );
-    summary.scenes.push({ sceneId: s.sceneId, bag, frames: n, skipped: false });
-  }
-  writeDatasetJson(opts.outDir, {
-    dataset,
-    source: path.resolve(opts.srcDir),
-    scenes: summary.scenes.map((s) => ({
-      sceneId: s.sceneId,
-      bag: path.relative(opts.outDir, s.bag),
-      frames: s.frames,
-    })),
-  });
-  return summary;
+    opts,
+    objects,
+    scenes,
+    (s) => s.imageIds.length,
+    (s) => bopFrames(dataset, s, objects),
+  );
 }

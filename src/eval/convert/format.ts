@@ -360,3 +360,50 @@ export function writeDatasetJson(outDir: string, d: Omit<DatasetJson, 'format' |
 export function frameStamp(frameIndex: number): bigint {
   return STAMP_BASE_NS + BigInt(frameIndex) * FRAME_PERIOD_NS;
 }
+
+/**
+ * The second half of every converter: writes models/models.json, then one bag per scene (skipping scenes whose bag
+ * exists unless `opts.overwrite`), reporting progress per frame, then dataset.json. Scenes are validated before.
+ */
+export async function writeConvertedScenes<S extends { sceneId: string }>(
+  dataset: string,
+  opts: ConvertOptions,
+  objects: Record<string, StoredModel>,
+  scenes: readonly S[],
+  frameCount: (s: S) => number,
+  frames: (s: S) => AsyncIterable<ConvertedFrame> | Iterable<ConvertedFrame>,
+): Promise<ConvertSummary> {
+  const mj: ModelsJson = { format: EVAL_FORMAT, dataset, objects };
+  fs.writeFileSync(path.join(opts.outDir, 'models', 'models.json'), JSON.stringify(mj, null, 1));
+  const total = scenes.reduce((n, s) => n + frameCount(s), 0);
+  let done = 0;
+  const summary: ConvertSummary = {
+    dataset,
+    outDir: opts.outDir,
+    scenes: [],
+    objects: Object.keys(objects).length,
+  };
+  for (const s of scenes) {
+    const bag = sceneBagPath(opts.outDir, s.sceneId);
+    if (fs.existsSync(bag) && !opts.overwrite) {
+      done += frameCount(s);
+      opts.onProgress?.({ scene: s.sceneId, done, total, skipped: true });
+      summary.scenes.push({ sceneId: s.sceneId, bag, frames: frameCount(s), skipped: true });
+      continue;
+    }
+    const n = await writeSceneBag(bag, frames(s), () =>
+      opts.onProgress?.({ scene: s.sceneId, done: ++done, total }),
+    );
+    summary.scenes.push({ sceneId: s.sceneId, bag, frames: n, skipped: false });
+  }
+  writeDatasetJson(opts.outDir, {
+    dataset,
+    source: path.resolve(opts.srcDir),
+    scenes: summary.scenes.map((s) => ({
+      sceneId: s.sceneId,
+      bag: path.relative(opts.outDir, s.bag),
+      frames: s.frames,
+    })),
+  });
+  return summary;
+}

@@ -23,17 +23,13 @@ import {
   readJsonFile,
   readRgbImage,
   requireFiles,
-  sceneBagPath,
   verticesDiameterM,
-  writeDatasetJson,
-  writeSceneBag,
-  EVAL_FORMAT,
+  writeConvertedScenes,
   previousPrompts,
   type ConvertedFrame,
   type ConvertOptions,
   type ConvertSummary,
   type GtObject,
-  type ModelsJson,
   type StoredModel,
 } from './format';
 
@@ -269,42 +265,16 @@ export async function convertReal275(opts: Real275ConvertOptions): Promise<Conve
     const dst = path.join(outModels, `${name}.obj`);
     if (!fs.existsSync(dst)) fs.copyFileSync(src, dst);
   }
-  const mj: ModelsJson = { format: EVAL_FORMAT, dataset, objects };
-  fs.writeFileSync(path.join(outModels, 'models.json'), JSON.stringify(mj, null, 1));
-
-  const total = scenes.reduce((n, s) => n + s.stems.length, 0);
-  let done = 0;
-  const summary: ConvertSummary = {
-    dataset,
-    outDir: opts.outDir,
-    scenes: [],
-    objects: Object.keys(objects).length,
-  };
   const camFile = path.join(opts.srcDir, 'camera.json');
   const camBase = opts.camera ?? (fs.existsSync(camFile) ? readCameraJson(camFile) : undefined);
-  for (const s of scenes) {
-    const bag = sceneBagPath(opts.outDir, s.sceneId);
-    if (fs.existsSync(bag) && !opts.overwrite) {
-      done += s.stems.length;
-      opts.onProgress?.({ scene: s.sceneId, done, total, skipped: true });
-      summary.scenes.push({ sceneId: s.sceneId, bag, frames: s.stems.length, skipped: true });
-      continue;
-    }
-    const n = await writeSceneBag(bag, nocsFrames(dataset, s, objects, camBase), () =>
-      opts.onProgress?.({ scene: s.sceneId, done: ++done, total }),
-    );
-    summary.scenes.push({ sceneId: s.sceneId, bag, frames: n, skipped: false });
-  }
-  writeDatasetJson(opts.outDir, {
+  return writeConvertedScenes(
     dataset,
-    source: path.resolve(opts.srcDir),
-    scenes: summary.scenes.map((s) => ({
-      sceneId: s.sceneId,
-      bag: path.relative(opts.outDir, s.bag),
-      frames: s.frames,
-    })),
-  });
-  return summary;
+    opts,
+    objects,
+    scenes,
+    (s) => s.stems.length,
+    (s) => nocsFrames(dataset, s, objects, camBase),
+  );
 }
 
 function readCameraJson(file: string): Omit<CameraIntrinsics, 'width' | 'height'> {
