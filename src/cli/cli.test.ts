@@ -6,7 +6,7 @@ import * as path from 'path';
 import { McapIndexedReader } from '@mcap/core';
 import { decodeMessage, openBag, FileReadable, mcapDecompressHandlers, ensureZstd } from '../bag';
 import { generateTestBags, DEMO_QUERIES } from '../synth/fixtures';
-import { runCli } from './main';
+import { runCliCaptured } from './testutil';
 
 const REPO = path.join(__dirname, '..', '..');
 const tmp = (p: string) => fs.mkdtempSync(path.join(os.tmpdir(), p));
@@ -22,22 +22,6 @@ function hashTree(dir: string): Record<string, string> {
   };
   walk(dir);
   return out;
-}
-
-async function capture(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = jest.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  const error = jest
-    .spyOn(console, 'error')
-    .mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-  try {
-    const code = await runCli(argv);
-    return { code, out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
 }
 
 describe('test bags (test/bags)', () => {
@@ -99,7 +83,7 @@ describe('test bags (test/bags)', () => {
 describe('declip CLI', () => {
   it('synth writes a bag, BOP and NOCS datasets; bag info --json describes the bag', async () => {
     const dir = tmp('declip-synth-');
-    const r = await capture([
+    const r = await runCliCaptured([
       'synth',
       '--seed',
       '4',
@@ -123,29 +107,29 @@ describe('declip CLI', () => {
     expect(summary.camera.height).toBe(120);
     expect(fs.existsSync(path.join(dir, 'bop', 'test', '000001', 'scene_gt.json'))).toBe(true);
     expect(fs.existsSync(path.join(dir, 'nocs', 'real_test', 'scene_1'))).toBe(true);
-    const info = await capture(['bag', 'info', path.join(dir, 'bag'), '--json']);
+    const info = await runCliCaptured(['bag', 'info', path.join(dir, 'bag'), '--json']);
     expect(info.code).toBe(0);
     const j = JSON.parse(info.out);
     expect(j.topics.find((t: { topic: string }) => t.topic === '/ground_truth/objects').messageCount).toBe(2);
     // refuses to overwrite without --overwrite, exit code 2
-    const again = await capture(['synth', '--bag', path.join(dir, 'bag')]);
+    const again = await runCliCaptured(['synth', '--bag', path.join(dir, 'bag')]);
     expect(again.code).toBe(2);
     expect(again.err).toMatch(/already exists; delete it or pass --overwrite/);
   });
 
   it('bad arguments and bad input give the documented exit codes with a message', async () => {
-    const r1 = await capture(['synth', '--frames', 'zero', '--bag', '/tmp/x']);
+    const r1 = await runCliCaptured(['synth', '--frames', 'zero', '--bag', '/tmp/x']);
     expect(r1.code).toBe(2);
     expect(r1.err).toMatch(/must be an integer/);
     const bad = path.join(tmp('declip-bad-'), 'bad.mcap');
     fs.writeFileSync(bad, Buffer.from('not an mcap file at all'));
-    const r2 = await capture(['bag', 'info', bad]);
+    const r2 = await runCliCaptured(['bag', 'info', bad]);
     expect(r2.code).toBe(3);
     expect(r2.err).toMatch(/bad\.mcap/);
   });
 
   it('bag cat prints decoded messages as JSON lines with arrays summarised', async () => {
-    const r = await capture([
+    const r = await runCliCaptured([
       'bag',
       'cat',
       path.join(REPO, 'test', 'bags', 'small_humble'),
@@ -163,7 +147,7 @@ describe('declip CLI', () => {
   it('replay runs the node core over a bag and records every publication into a valid MCAP', async () => {
     const dir = tmp('declip-replay-');
     const out = path.join(dir, 'out.mcap');
-    const r = await capture([
+    const r = await runCliCaptured([
       'replay',
       path.join(REPO, 'test', 'bags', 'small_humble'),
       '--query',
@@ -192,7 +176,7 @@ describe('declip CLI', () => {
     expect(q.slice(0, 2)).toEqual(['red', 'blue']);
     q = [];
     // a missing model package is a bad-input error naming model_path
-    const bad = await capture([
+    const bad = await runCliCaptured([
       'replay',
       path.join(REPO, 'test', 'bags', 'small_humble'),
       '--model',

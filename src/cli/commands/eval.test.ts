@@ -2,23 +2,8 @@
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { runCli } from '../main';
+import { runCliCaptured } from '../testutil';
 import { EXIT } from '../util';
-
-async function quiet(argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const log = jest.spyOn(console, 'log').mockImplementation((...a: unknown[]) => void out.push(a.join(' ')));
-  const error = jest
-    .spyOn(console, 'error')
-    .mockImplementation((...a: unknown[]) => void err.push(a.join(' ')));
-  try {
-    return { code: await runCli(argv), out: out.join('\n'), err: err.join('\n') };
-  } finally {
-    log.mockRestore();
-    error.mockRestore();
-  }
-}
 
 describe('declip eval (CLI)', () => {
   let tmp: string;
@@ -27,10 +12,10 @@ describe('declip eval (CLI)', () => {
 
   it('synth -> convert -> run -> report, JSON summary', async () => {
     const src = path.join(tmp, 'src');
-    expect((await quiet(['eval', 'synth', '--out', src, '--scenes', '2', '--frames', '1'])).code).toBe(
-      EXIT.OK,
-    );
-    const conv = await quiet([
+    expect(
+      (await runCliCaptured(['eval', 'synth', '--out', src, '--scenes', '2', '--frames', '1'])).code,
+    ).toBe(EXIT.OK);
+    const conv = await runCliCaptured([
       'eval',
       'convert',
       '--dataset',
@@ -44,7 +29,7 @@ describe('declip eval (CLI)', () => {
     ]);
     expect(conv.code).toBe(EXIT.OK);
     expect(conv.out).toMatch(/toyl: 2 scenes \(2 converted, 0 already done\), 2 frames, 3 models/);
-    const run = await quiet([
+    const run = await runCliCaptured([
       'eval',
       'run',
       '--dataset',
@@ -69,7 +54,7 @@ describe('declip eval (CLI)', () => {
   });
 
   it('bad input: a wrong dataset name is a usage error, a missing dataset a bad-input error naming the path', async () => {
-    const bad = await quiet([
+    const bad = await runCliCaptured([
       'eval',
       'convert',
       '--dataset',
@@ -82,7 +67,7 @@ describe('declip eval (CLI)', () => {
     expect(bad.code).toBe(EXIT.USAGE);
     expect(bad.err).toMatch(/--dataset must be one of real275, toyl, bop/);
     const missing = path.join(tmp, 'nowhere');
-    const r = await quiet([
+    const r = await runCliCaptured([
       'eval',
       'convert',
       '--dataset',
@@ -94,10 +79,26 @@ describe('declip eval (CLI)', () => {
     ]);
     expect(r.code).toBe(EXIT.BAD_INPUT);
     expect(r.err).toContain(path.join(missing, 'real_test'));
-    const p = await quiet(['eval', 'run', '--bags', tmp, '--masks', 'guessed', '--out', path.join(tmp, 'z')]);
+    const p = await runCliCaptured([
+      'eval',
+      'run',
+      '--bags',
+      tmp,
+      '--masks',
+      'guessed',
+      '--out',
+      path.join(tmp, 'z'),
+    ]);
     expect(p.code).toBe(EXIT.USAGE);
     expect(p.err).toMatch(/--masks must be one of oracle, predicted/);
-    const d = await quiet(['eval', 'run', '--bags', path.join(tmp, 'nothing'), '--out', path.join(tmp, 'z')]);
+    const d = await runCliCaptured([
+      'eval',
+      'run',
+      '--bags',
+      path.join(tmp, 'nothing'),
+      '--out',
+      path.join(tmp, 'z'),
+    ]);
     expect(d.code).toBe(EXIT.BAD_INPUT);
     expect(d.err).toMatch(/dataset\.json/);
   });
