@@ -151,7 +151,6 @@ export class DeclipPipeline implements Pipeline {
   private settings: PipelineSettings | null = null;
   private pose: PosePipeline;
   private readonly registry: ModelRegistry;
-  private readonly fileModels = new Set<string>();
   private readonly modelExtents = new Map<string, Float64Array>();
   private readonly anchors = new Map<string, AnchorRecord>();
   private modelsDirLoaded = '';
@@ -243,6 +242,7 @@ export class DeclipPipeline implements Pipeline {
         `${dir} is not a directory; create it or leave models_dir empty`,
       );
     }
+    let loaded = 0;
     for (const f of fs.readdirSync(dir).sort()) {
       const ext = path.extname(f).toLowerCase();
       if (!['.ply', '.obj', '.xyz'].includes(ext)) continue;
@@ -256,15 +256,16 @@ export class DeclipPipeline implements Pipeline {
           this.log.info(
             `models_dir: ${f} looks like millimetres (max |coordinate| ${maxAbs.toFixed(0)}); scaled to metres`,
           );
-          model = loadObjectModelFile(name, file, { ...this.options.modelLoad, scaleToM: 0.001 });
+          // the same samples scaled, as loadObjectModelFile(..., { scaleToM: 0.001 }) would give, without reading again
+          model = { ...model, pointsM: model.pointsM.map((v) => v * 0.001) };
         }
       }
       this.registry.register(model);
-      this.fileModels.add(name);
-      this.modelExtents.set(name, modelExtent(model.pointsM));
+      this.modelExtents.delete(name);
+      loaded++;
     }
     this.modelsDirLoaded = dir;
-    this.log.info(`models_dir: ${this.fileModels.size} object model(s) from ${dir}`);
+    this.log.info(`models_dir: ${loaded} object model(s) from ${dir}`);
   }
 
   private loadAnchorsDir(dir: string): void {
@@ -284,6 +285,18 @@ export class DeclipPipeline implements Pipeline {
       }
     }
     this.anchorsDirLoaded = dir;
+  }
+
+  /** Extent of a registered model's points (object frame), cached per model name. */
+  private extentOf(name: string): Float64Array | undefined {
+    const m = this.registry.get(name);
+    if (!m) return undefined;
+    let e = this.modelExtents.get(name);
+    if (!e) {
+      e = modelExtent(m.cloud.points);
+      this.modelExtents.set(name, e);
+    }
+    return e;
   }
 
   /** The model registered for a query: exact name, else its last word ("red mug" -> "mug"). */
@@ -378,8 +391,7 @@ export class DeclipPipeline implements Pipeline {
         if (source === 'model') {
           const name =
             configs[r.label].mode === 'model' ? (configs[r.label] as { modelName: string }).modelName : '';
-          const m = this.registry.get(name);
-          sizeM = this.modelExtents.get(name) ?? (m ? modelExtent(m.cloud.points) : inst.extentM);
+          sizeM = this.extentOf(name) ?? inst.extentM;
         }
       } else {
         // no pose: report the instance's box frame so the robot still knows where it is

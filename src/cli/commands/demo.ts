@@ -6,6 +6,7 @@ import { decodeMessage } from '../../bag/codecs';
 import { buildReportHtml, type ReportTable, type ReportThumbnail } from '../../eval/report/html';
 import { DEFAULT_MODEL_DIR, createDeclipPipeline, queryFileStem } from '../../node/declipPipeline';
 import { quatToMat3 } from '../../geometry/linalg';
+import { computeDiameter } from '../../geometry/pointcloud';
 import { addsError, rotationErrorDeg } from '../../pose/metrics';
 import { loadObjectModelFile } from '../../pose/models';
 import { DEMO_QUERIES } from '../../synth/fixtures';
@@ -88,19 +89,6 @@ const median = (v: number[]): number | null => {
 
 const COLOURS = ['#ff4040', '#40a0ff', '#40e040', '#ffd040', '#ff40ff', '#40ffff'];
 
-function diameterOf(points: Float32Array): number {
-  // the largest distance between points of a 500-point subsample (enough for a report)
-  const step = Math.max(1, Math.floor(points.length / 3 / 500));
-  let d = 0;
-  for (let i = 0; i < points.length; i += 3 * step)
-    for (let j = i + 3 * step; j < points.length; j += 3 * step)
-      d = Math.max(
-        d,
-        Math.hypot(points[i] - points[j], points[i + 1] - points[j + 1], points[i + 2] - points[j + 2]),
-      );
-  return d;
-}
-
 /**
  * The demo: replays the bundled synthetic bag through the node core with the embedded model, compares every
  * instance with the ground truth, and writes out/demo.mcap (all publications) and out/demo.html (overlays).
@@ -147,7 +135,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
     for (const f of fs.readdirSync(modelsDir)) {
       if (!f.endsWith('.ply')) continue;
       const m = loadObjectModelFile(f, path.join(modelsDir, f), { scaleToM: 0.001, samples: 2000 });
-      models.set(path.basename(f, '.ply'), { points: m.pointsM, diameter: diameterOf(m.pointsM) });
+      models.set(path.basename(f, '.ply'), { points: m.pointsM, diameter: computeDiameter(m.pointsM) });
     }
   }
   const rows: DemoInstanceRow[] = [];
