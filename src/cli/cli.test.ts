@@ -211,3 +211,29 @@ describe('synthetic bag ground truth', () => {
     });
   });
 });
+
+describe('synthetic bag TF', () => {
+  it('world <- camera_link (/tf) composed with camera_link <- optical (/tf_static) is the camera pose', async () => {
+    const { demoSequence } = await import('../synth/fixtures');
+    const { poseCompose, quatToMat3 } = await import('../geometry/linalg');
+    const f = demoSequence().frames[0];
+    const bag = await openBag(path.join(REPO, 'test', 'bags', 'demo'));
+    const tf: Record<string, any> = {};
+    for await (const m of bag.messages({ topics: ['/tf', '/tf_static'] }))
+      tf[m.topic] ??= m.decode().transforms[0];
+    await bag.close();
+    const pose = (t: any) => {
+      const { x, y, z, w } = t.transform.rotation;
+      const p = t.transform.translation;
+      return { R: quatToMat3([w, x, y, z]), tM: new Float64Array([p.x, p.y, p.z]) };
+    };
+    expect([tf['/tf'].header.frame_id, tf['/tf'].child_frame_id]).toEqual(['world', 'camera_link']);
+    expect([tf['/tf_static'].header.frame_id, tf['/tf_static'].child_frame_id]).toEqual([
+      'camera_link',
+      'camera_color_optical_frame',
+    ]);
+    const cam = poseCompose(pose(tf['/tf']), pose(tf['/tf_static']));
+    for (let k = 0; k < 9; k++) expect(cam.R[k]).toBeCloseTo(f.camPoseWorld.R[k], 6);
+    for (let k = 0; k < 3; k++) expect(cam.tM[k]).toBeCloseTo(f.camPoseWorld.tM[k], 6);
+  });
+});

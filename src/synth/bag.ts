@@ -4,7 +4,7 @@
  */
 import { createBagWriter, type BagWriter, type CreateBagOptions } from '../bag';
 import { cameraInfoFromIntrinsics, depthMmToImageMsg, headerFromNs, rgbToImageMsg } from '../bag/image';
-import { mat3ToQuat } from '../geometry/linalg';
+import { mat3ToQuat, poseCompose, poseInverse } from '../geometry/linalg';
 import type { Pose } from '../types';
 import type { SynthFrame, SynthSequence } from './sequence';
 
@@ -47,11 +47,15 @@ function transformMsg(p: Pose) {
   return { translation: m.position, rotation: m.orientation };
 }
 
-// camera_link (x forward, y left, z up) -> optical frame (z forward, x right, y down)
-const LINK_TO_OPTICAL: Pose = {
+/**
+ * The optical frame (z forward, x right, y down) in camera_link (x forward, y left, z up): p_link = R p_optical.
+ * This is the TF transform camera_link <- camera_color_optical_frame.
+ */
+const OPTICAL_IN_LINK: Pose = {
   R: new Float64Array([0, 0, 1, -1, 0, 0, 0, -1, 0]),
   tM: new Float64Array(3),
 };
+const LINK_IN_OPTICAL: Pose = poseInverse(OPTICAL_IN_LINK);
 
 /** The GroundTruthObjectArray message of one frame. */
 export function groundTruthMessage(f: SynthFrame, frameId: string = SYNTH_FRAMES.optical) {
@@ -92,27 +96,21 @@ export async function writeSequence(
       {
         header: headerFromNs(first, SYNTH_FRAMES.cameraLink),
         child_frame_id: SYNTH_FRAMES.optical,
-        transform: transformMsg(LINK_TO_OPTICAL),
+        transform: transformMsg(OPTICAL_IN_LINK),
       },
     ],
   });
   for (const f of seq.frames) {
     const t = f.stampNs;
     const hdr = headerFromNs(t, SYNTH_FRAMES.optical);
-    // world -> camera_link = (world -> optical) * (optical -> link)
-    const Rw = f.camPoseWorld.R;
-    const L = LINK_TO_OPTICAL.R;
-    const Rl = new Float64Array(9);
-    // camPoseWorld maps optical -> world; optical = L * link, so link -> world = Rw * L
-    for (let i = 0; i < 3; i++)
-      for (let j = 0; j < 3; j++)
-        Rl[3 * i + j] = Rw[3 * i] * L[j] + Rw[3 * i + 1] * L[3 + j] + Rw[3 * i + 2] * L[6 + j];
+    // TF world <- camera_link: (world <- optical) * (optical <- camera_link)
+    const linkInWorld = poseCompose(f.camPoseWorld, LINK_IN_OPTICAL);
     await w.write(T.tf, t, {
       transforms: [
         {
           header: headerFromNs(t, SYNTH_FRAMES.world),
           child_frame_id: SYNTH_FRAMES.cameraLink,
-          transform: transformMsg({ R: Rl, tM: f.camPoseWorld.tM }),
+          transform: transformMsg(linkInWorld),
         },
       ],
     });
