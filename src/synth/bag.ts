@@ -4,7 +4,8 @@
  */
 import { createBagWriter, type BagWriter, type CreateBagOptions } from '../bag';
 import { cameraInfoFromIntrinsics, depthMmToImageMsg, headerFromNs, rgbToImageMsg } from '../bag/image';
-import { mat3ToQuat, poseCompose, poseInverse } from '../geometry/linalg';
+import { poseCompose, poseInverse } from '../geometry/linalg';
+import { poseMsg } from '../node/messages';
 import type { Pose } from '../types';
 import type { SynthFrame, SynthSequence } from './sequence';
 
@@ -31,15 +32,6 @@ export interface SequenceBagOptions extends CreateBagOptions {
   instanceMask?: boolean;
   /** Called after each frame is written. */
   onFrame?: (index: number) => void;
-}
-
-/** geometry_msgs/Pose; mat3ToQuat returns [w, x, y, z]. */
-export function poseMsg(p: Pose) {
-  const [w, x, y, z] = mat3ToQuat(p.R);
-  return {
-    position: { x: p.tM[0], y: p.tM[1], z: p.tM[2] },
-    orientation: { x, y, z, w },
-  };
 }
 
 function transformMsg(p: Pose) {

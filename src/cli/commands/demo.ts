@@ -4,6 +4,7 @@ import type { Command } from 'commander';
 import { imageToRgb, intrinsicsFromCameraInfo } from '../../bag/image';
 import { decodeMessage } from '../../bag/codecs';
 import { buildReportHtml, type ReportTable, type ReportThumbnail } from '../../eval/report/html';
+import { stampNs } from '../../node/messages';
 import { DEFAULT_MODEL_DIR, createDeclipPipeline, queryFileStem } from '../../node/declipPipeline';
 import { quatToMat3 } from '../../geometry/linalg';
 import { computeDiameter } from '../../geometry/pointcloud';
@@ -125,8 +126,7 @@ export async function runDemo(o: DemoOptions = {}): Promise<DemoResult> {
     bigint,
     { query: string; instances: Record<string, any>[]; timing: Record<string, number> }[]
   >();
-  const stampOf = (h: { stamp: { sec: number; nanosec: number } }) =>
-    BigInt(h.stamp.sec) * 1_000_000_000n + BigInt(h.stamp.nanosec);
+  const stampOf = (h: { stamp: { sec: number; nanosec: number } }) => stampNs(h.stamp);
   const log = (s: string) => {
     if (!o.quiet) console.log(s);
   };
