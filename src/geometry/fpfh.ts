@@ -11,16 +11,23 @@ export interface FpfhOptions {
   /** Keep at most this many nearest neighbours within the radius (default 100). */
   maxNeighbors?: number;
   tree?: KdTree;
+  /**
+   * Describe only these points (e.g. the keypoints to be matched): the result has one row per index, in this
+   * order. Every point's SPFH still enters its neighbours' descriptors. Default: all points.
+   */
+  indices?: ArrayLike<number>;
 }
 
 /**
  * Fast Point Feature Histograms (Rusu 2009), following Open3D's `compute_fpfh_feature`: SPFH of each point over
  * its radius neighbourhood (angles alpha, phi, theta of the Darboux frame, 11 bins each, normalised to 100),
  * then FPFH = SPFH(p) + weighted mean of neighbour SPFHs (weights 1/distance). Needs normals.
- * Returns Float32Array(n * 33); points without neighbours get all-zero descriptors.
+ * Returns Float32Array(n * 33) (or one row per `options.indices` entry); points without neighbours get all-zero
+ * descriptors.
  */
 export function computeFpfh(cloud: PointCloud, options: FpfhOptions): Float32Array {
   requirePositive('options.radiusM', options.radiusM);
+  const D = 33; // FPFH_DIM as a local: a module export would be re-read in the hot loops
   const n = pointCount(cloud);
   const nr = cloud.normals;
   if (!nr || nr.length !== 3 * n) {
@@ -32,10 +39,13 @@ export function computeFpfh(cloud: PointCloud, options: FpfhOptions): Float32Arr
   const p = cloud.points;
   const tree = options.tree ?? new KdTree(p);
   const maxNb = options.maxNeighbors ?? 100;
-  const nbIdx: Int32Array[] = new Array(n);
-  const nbDist: Float32Array[] = new Array(n);
+  // neighbourhoods in one flat list (CSR): point i's neighbours are nbIdx[nbOff[i] .. nbOff[i + 1])
+  const nbOff = new Int32Array(n + 1);
+  let nbIdx = new Int32Array(n * Math.min(maxNb + 1, 32));
+  let nbDist = new Float32Array(nbIdx.length);
   const buf: number[] = [];
   const bufD: number[] = [];
+  let c = 0;
   for (let i = 0; i < n; i++) {
     tree.radiusSearch(p[3 * i], p[3 * i + 1], p[3 * i + 2], options.radiusM, buf, bufD);
     const m = buf.length;
@@ -43,27 +53,32 @@ export function computeFpfh(cloud: PointCloud, options: FpfhOptions): Float32Arr
     // trades a little variance for speed; the point itself is always kept)
     const stride = m > maxNb ? m / maxNb : 1;
     const cnt = m > maxNb ? maxNb : m;
-    const ii = new Int32Array(cnt + 1);
-    const dd = new Float32Array(cnt + 1);
-    let c = 0;
+    if (c + cnt + 1 > nbIdx.length) {
+      const grown = new Int32Array(Math.max(2 * nbIdx.length, c + cnt + 1));
+      grown.set(nbIdx);
+      nbIdx = grown;
+      const grownD = new Float32Array(grown.length);
+      grownD.set(nbDist);
+      nbDist = grownD;
+    }
     let hasSelf = false;
     for (let a = 0; a < cnt; a++) {
       const b = Math.floor(a * stride);
       if (buf[b] === i) hasSelf = true;
-      ii[c] = buf[b];
-      dd[c++] = Math.sqrt(bufD[b]);
+      nbIdx[c] = buf[b];
+      nbDist[c++] = Math.sqrt(bufD[b]);
     }
     if (!hasSelf) {
-      ii[c] = i;
-      dd[c++] = 0;
+      nbIdx[c] = i;
+      nbDist[c++] = 0;
     }
-    nbIdx[i] = ii.subarray(0, c);
-    nbDist[i] = dd.subarray(0, c);
+    nbOff[i + 1] = c;
   }
-  const spfh = new Float32Array(n * FPFH_DIM);
+  const spfh = new Float32Array(n * D);
   const TWO_PI = 2 * Math.PI;
   for (let i = 0; i < n; i++) {
-    const nb = nbIdx[i];
+    const a0 = nbOff[i];
+    const a1 = nbOff[i + 1];
     const px = p[3 * i],
       py = p[3 * i + 1],
       pz = p[3 * i + 2];
@@ -71,9 +86,9 @@ export function computeFpfh(cloud: PointCloud, options: FpfhOptions): Float32Arr
       n1y0 = nr[3 * i + 1],
       n1z0 = nr[3 * i + 2];
     if (!(n1x0 - n1x0 === 0)) continue;
-    const incr = 100 / Math.max(1, nb.length - 1);
-    for (let a = 0; a < nb.length; a++) {
-      const j = nb[a];
+    const incr = 100 / Math.max(1, a1 - a0 - 1);
+    for (let a = a0; a < a1; a++) {
+      const j = nbIdx[a];
       if (j === i) continue;
       let dx = p[3 * j] - px;
       let dy = p[3 * j + 1] - py;
@@ -129,31 +144,36 @@ export function computeFpfh(cloud: PointCloud, options: FpfhOptions): Float32Arr
       h1 = h1 < 0 ? 0 : h1 > 10 ? 10 : h1;
       h2 = h2 < 0 ? 0 : h2 > 10 ? 10 : h2;
       h3 = h3 < 0 ? 0 : h3 > 10 ? 10 : h3;
-      spfh[i * FPFH_DIM + h1] += incr;
-      spfh[i * FPFH_DIM + 11 + h2] += incr;
-      spfh[i * FPFH_DIM + 22 + h3] += incr;
+      spfh[i * D + h1] += incr;
+      spfh[i * D + 11 + h2] += incr;
+      spfh[i * D + 22 + h3] += incr;
     }
   }
-  const out = new Float32Array(n * FPFH_DIM);
-  const acc = new Float64Array(FPFH_DIM);
-  for (let i = 0; i < n; i++) {
-    const nb = nbIdx[i];
-    const nd = nbDist[i];
-    acc.fill(0);
-    const sum = [0, 0, 0];
-    for (let a = 0; a < nb.length; a++) {
-      const j = nb[a];
-      if (j === i || nd[a] === 0) continue;
-      const wgt = 1 / nd[a];
-      for (let k = 0; k < FPFH_DIM; k++) {
-        const v = spfh[j * FPFH_DIM + k] * wgt;
-        acc[k] += v;
-        sum[(k / 11) | 0] += v;
-      }
+  const sel = options.indices;
+  const nOut = sel ? sel.length : n;
+  const out = new Float32Array(nOut * D);
+  const acc = new Float64Array(D);
+  for (let r = 0; r < nOut; r++) {
+    const i = sel ? sel[r] : r;
+    if (!(i >= 0 && i < n && Number.isInteger(i))) {
+      throw new GeometryInputError('options.indices', `entry ${r} = ${i} is not a point index in [0, ${n})`);
     }
-    for (let k = 0; k < FPFH_DIM; k++) {
-      const s = sum[(k / 11) | 0];
-      out[i * FPFH_DIM + k] = (s !== 0 ? (acc[k] * 100) / s : 0) + spfh[i * FPFH_DIM + k];
+    acc.fill(0);
+    for (let a = nbOff[i], e = nbOff[i + 1]; a < e; a++) {
+      const j = nbIdx[a];
+      if (j === i || nbDist[a] === 0) continue;
+      const wgt = 1 / nbDist[a];
+      const o = j * D;
+      for (let k = 0; k < D; k++) acc[k] += spfh[o + k] * wgt;
+    }
+    // each 11-bin histogram of the weighted neighbour mean is normalised to 100, then the point's own SPFH added
+    const o = i * D;
+    const oo = r * D;
+    for (let h = 0; h < D; h += 11) {
+      let s = 0;
+      for (let k = h; k < h + 11; k++) s += acc[k];
+      const scale = s !== 0 ? 100 / s : 0;
+      for (let k = h; k < h + 11; k++) out[oo + k] = acc[k] * scale + spfh[o + k];
     }
   }
   return out;
@@ -165,33 +185,80 @@ export interface Correspondences {
   dst: Uint32Array;
 }
 
-function nearestRows(a: Float32Array, b: Float32Array, dim: number, cosine: boolean): Int32Array {
-  const na = a.length / dim;
-  const nb = b.length / dim;
-  const out = new Int32Array(na).fill(-1);
-  for (let i = 0; i < na; i++) {
-    let best = Infinity;
-    let bi = -1;
-    const ao = i * dim;
-    for (let j = 0; j < nb; j++) {
-      const bo = j * dim;
-      let d = 0;
-      if (cosine) {
-        for (let k = 0; k < dim; k++) d -= a[ao + k] * b[bo + k];
-      } else {
-        for (let k = 0; k < dim && d < best; k++) {
-          const t = a[ao + k] - b[bo + k];
-          d += t * t;
-        }
-      }
-      if (d < best) {
-        best = d;
-        bi = j;
-      }
-    }
-    out[i] = bi;
+/** Squared L2 norms of the rows (dim values each). */
+function rowNorms2(f: Float32Array, dim: number): Float64Array {
+  const n = f.length / dim;
+  const out = new Float64Array(n);
+  for (let i = 0; i < n; i++) {
+    let s = 0;
+    for (let k = i * dim, e = k + dim; k < e; k++) s += f[k] * f[k];
+    out[i] = s;
   }
   return out;
+}
+
+/**
+ * Exact nearest rows in both directions from one pass over all pairs: ab[i] = the row of b nearest to a[i],
+ * ba[j] = the row of a nearest to b[j] (-1 when the other side is empty). Distances are |a|^2 + |b|^2 - 2 a.b
+ * (l2) or -a.b (cosine, rows already normalised), with the dot products computed two rows by two at a time.
+ */
+export function nearestRowsBothWays(
+  a: Float32Array,
+  b: Float32Array,
+  dim: number,
+  cosine = false,
+): { ab: Int32Array; ba: Int32Array } {
+  const na = a.length / dim;
+  const nb = b.length / dim;
+  const ab = new Int32Array(na).fill(-1);
+  const ba = new Int32Array(nb).fill(-1);
+  const bestA = new Float64Array(na).fill(Infinity);
+  const bestB = new Float64Array(nb).fill(Infinity);
+  const a2 = cosine ? new Float64Array(na) : rowNorms2(a, dim);
+  const b2 = cosine ? new Float64Array(nb) : rowNorms2(b, dim);
+  const g = cosine ? 1 : 2;
+  const update = (i: number, j: number, dot: number): void => {
+    const d = a2[i] + b2[j] - g * dot;
+    if (d < bestA[i]) {
+      bestA[i] = d;
+      ab[i] = j;
+    }
+    if (d < bestB[j]) {
+      bestB[j] = d;
+      ba[j] = i;
+    }
+  };
+  for (let i = 0; i < na; i += 2) {
+    const i1 = i + 1 < na ? i + 1 : i;
+    const ao0 = i * dim;
+    const ao1 = i1 * dim;
+    for (let j = 0; j < nb; j += 2) {
+      const j1 = j + 1 < nb ? j + 1 : j;
+      const bo0 = j * dim;
+      const bo1 = j1 * dim;
+      let s00 = 0;
+      let s01 = 0;
+      let s10 = 0;
+      let s11 = 0;
+      for (let k = 0; k < dim; k++) {
+        const x0 = a[ao0 + k];
+        const x1 = a[ao1 + k];
+        const y0 = b[bo0 + k];
+        const y1 = b[bo1 + k];
+        s00 += x0 * y0;
+        s01 += x0 * y1;
+        s10 += x1 * y0;
+        s11 += x1 * y1;
+      }
+      update(i, j, s00);
+      if (j1 !== j) update(i, j1, s01);
+      if (i1 !== i) {
+        update(i1, j, s10);
+        if (j1 !== j) update(i1, j1, s11);
+      }
+    }
+  }
+  return { ab, ba };
 }
 
 export interface MatchOptions {
@@ -202,7 +269,7 @@ export interface MatchOptions {
 }
 
 /**
- * Nearest-neighbour matching of descriptor rows (exact, brute force with early exit; fine for down-sampled
+ * Nearest-neighbour matching of descriptor rows (exact, brute force over all pairs; fine for down-sampled
  * clouds of a few thousand points). Mutual mode keeps pairs that are each other's nearest neighbour.
  */
 export function matchFeatures(
@@ -228,9 +295,10 @@ export function matchFeatures(
   };
   const a = norm(featSrc);
   const b = norm(featDst);
-  const ab = nearestRows(a, b, dim, cosine);
+  const nn = nearestRowsBothWays(a, b, dim, cosine);
+  const ab = nn.ab;
   const mutual = options.mutual ?? true;
-  const ba = mutual ? nearestRows(b, a, dim, cosine) : null;
+  const ba = mutual ? nn.ba : null;
   const s: number[] = [];
   const d: number[] = [];
   for (let i = 0; i < ab.length; i++) {

@@ -132,6 +132,40 @@ describe('KdTree', () => {
     );
   });
 
+  it('default leaves, sampled-pivot splits: knnSearch matches brute force on flat, duplicated and clustered clouds', () => {
+    const rng = new SeededRng(7);
+    const n = 3000;
+    const clouds: Record<string, Float32Array> = {
+      // a plane (one axis constant), a 4-level grid (massive ties), all points identical, two tight clusters
+      plane: new Float32Array(3 * n).map((_, i) => (i % 3 === 2 ? 0.5 : rng.next())),
+      grid: new Float32Array(3 * n).map(() => Math.floor(rng.next() * 4) / 4),
+      identical: new Float32Array(3 * n).fill(0.25),
+      clusters: new Float32Array(3 * n).map((_, i) => (i < 3 * 100 ? 5 : 0) + 1e-3 * rng.next()),
+    };
+    for (const [name, pts] of Object.entries(clouds)) {
+      const tree = new KdTree(pts);
+      expect(tree.size).toBe(n);
+      const queries = new Float32Array(3 * 25);
+      for (let q = 0; q < 25; q++) {
+        const src = q % 2 === 0 ? 3 * Math.floor(rng.next() * n) : -1; // data points and free points
+        for (let a = 0; a < 3; a++) queries[3 * q + a] = src >= 0 ? pts[src + a] : rng.next();
+      }
+      const k = 12;
+      const res = tree.knnSearch(queries, k);
+      for (let q = 0; q < 25; q++) {
+        const ref = brute(pts, Array.from(queries.subarray(3 * q, 3 * q + 3)), k);
+        for (let j = 0; j < k; j++) {
+          const i = res.indices[q * k + j];
+          const dx = pts[3 * i] - queries[3 * q];
+          const dy = pts[3 * i + 1] - queries[3 * q + 1];
+          const dz = pts[3 * i + 2] - queries[3 * q + 2];
+          expect([name, dx * dx + dy * dy + dz * dz]).toEqual([name, expect.closeTo(ref[j][0], 6)]);
+          expect(res.distances2[q * k + j]).toBeCloseTo(ref[j][0], 6);
+        }
+      }
+    }
+  });
+
   it('skips NaN points', () => {
     const tree = new KdTree(new Float32Array([NaN, 0, 0, 1, 1, 1]));
     expect(tree.size).toBe(1);

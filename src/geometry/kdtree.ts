@@ -1,9 +1,10 @@
 import { GeometryInputError, requireStride } from './errors';
 
 /**
- * Static 3D kd-tree over interleaved xyz (Float32Array), built once by median splits on the axis of largest
- * spread. Points are copied into leaf order for cache-friendly scans; all results use the caller's indices.
- * Non-finite points are skipped (never returned).
+ * Static 3D kd-tree over interleaved xyz (Float32Array), built once by median splits on the widest side of each
+ * cell. The finite points are copied once and partitioned in place (contiguous xyz, cache-friendly scans and
+ * splits); nodes are laid out depth first, so a node's left child is the next node. All results use the
+ * caller's indices. Non-finite points are skipped (never returned).
  */
 export class KdTree {
   /** Number of indexed (finite) points. */
@@ -12,12 +13,15 @@ export class KdTree {
   private readonly idx: Uint32Array;
   private readonly nStart: Int32Array;
   private readonly nEnd: Int32Array;
+  /** Split axis (0..2) of an inner node, 3 for a leaf. */
   private readonly nDim: Uint8Array;
   private readonly nSplit: Float64Array;
-  private readonly nLeft: Int32Array;
   private readonly nRight: Int32Array;
   private nodeCount = 0;
   private readonly leafSize: number;
+  /** Cell bounds per recursion depth during the build (lo xyz, hi xyz). */
+  private bounds = new Float64Array(0);
+  private readonly samples = new Float64Array(15);
   // query state (avoids closures in the hot recursion)
   private qx = 0;
   private qy = 0;
@@ -27,111 +31,187 @@ export class KdTree {
   private bestD = new Float64Array(16);
   private bestI = new Int32Array(16);
   private r2 = 0;
-  private readonly off = new Float64Array(3);
+  /** kNN traversal stack (node, cell distance, per-axis offsets); a stack entry per tree level is enough. */
+  private stackNode = new Int32Array(0);
+  private stackRd = new Float64Array(0);
+  private stackOff = new Float64Array(0);
   private radOut: number[] = [];
   private radD2: number[] | null = null;
 
-  /** Builds the tree; `leafSize` points per leaf (default 10). */
-  constructor(points: Float32Array, leafSize = 10) {
+  /** Builds the tree; `leafSize` points per leaf (default 16). */
+  constructor(points: Float32Array, leafSize = 16) {
     requireStride('points', points, 3);
     if (!(leafSize >= 1)) throw new GeometryInputError('leafSize', `must be >= 1, got ${leafSize}`);
     this.leafSize = Math.floor(leafSize);
     const n = points.length / 3;
     let m = 0;
     const idx = new Uint32Array(n);
+    const data = new Float32Array(3 * n);
+    let lx = Infinity,
+      ly = Infinity,
+      lz = Infinity,
+      hx = -Infinity,
+      hy = -Infinity,
+      hz = -Infinity;
     for (let i = 0; i < n; i++) {
       const x = points[3 * i];
       const y = points[3 * i + 1];
       const z = points[3 * i + 2];
-      if (x - x === 0 && y - y === 0 && z - z === 0) idx[m++] = i;
+      if (!(x - x === 0 && y - y === 0 && z - z === 0)) continue;
+      idx[m] = i;
+      data[3 * m] = x;
+      data[3 * m + 1] = y;
+      data[3 * m + 2] = z;
+      m++;
+      if (x < lx) lx = x;
+      if (x > hx) hx = x;
+      if (y < ly) ly = y;
+      if (y > hy) hy = y;
+      if (z < lz) lz = z;
+      if (z > hz) hz = z;
     }
-    this.idx = idx.slice(0, m);
+    this.idx = m === n ? idx : idx.slice(0, m);
+    this.data = m === n ? data : data.slice(0, 3 * m);
     this.size = m;
-    const maxNodes = 2 * Math.ceil(m / Math.max(1, Math.floor(this.leafSize / 2))) + 3;
+    // every split leaves at least a quarter of a node (> leafSize points) on each side
+    const maxNodes = 2 * Math.ceil(m / Math.max(1, Math.floor((this.leafSize + 1) / 4))) + 3;
     this.nStart = new Int32Array(maxNodes);
     this.nEnd = new Int32Array(maxNodes);
     this.nDim = new Uint8Array(maxNodes);
     this.nSplit = new Float64Array(maxNodes);
-    this.nLeft = new Int32Array(maxNodes);
     this.nRight = new Int32Array(maxNodes);
-    if (m > 0) this.build(points, 0, m);
-    const data = new Float32Array(3 * m);
-    for (let i = 0; i < m; i++) {
-      const j = this.idx[i] * 3;
-      data[3 * i] = points[j];
-      data[3 * i + 1] = points[j + 1];
-      data[3 * i + 2] = points[j + 2];
+    if (m > 0) {
+      // each split keeps at most 3/4 of a node on a side: depth <= log_{4/3}(m) + 1
+      const depth = Math.ceil(Math.log(Math.max(2, m)) / Math.log(4 / 3)) + 2;
+      this.bounds = new Float64Array(6 * (depth + 1));
+      this.bounds.set([lx, ly, lz, hx, hy, hz]);
+      this.build(0, m, 0);
+      this.bounds = new Float64Array(0);
+      this.stackNode = new Int32Array(depth + 2);
+      this.stackRd = new Float64Array(depth + 2);
+      this.stackOff = new Float64Array(3 * (depth + 2));
     }
-    this.data = data;
   }
 
-  private build(
-    p: Float32Array,
-    start: number,
-    end: number,
-    lo: Float64Array = this.rootBounds(p, true),
-    hi: Float64Array = this.rootBounds(p, false),
-  ): number {
+  private build(start: number, end: number, depth: number): void {
     const node = this.nodeCount++;
     this.nStart[node] = start;
     this.nEnd[node] = end;
     if (end - start <= this.leafSize) {
-      this.nLeft[node] = -1;
+      this.nDim[node] = 3;
       this.nRight[node] = -1;
-      return node;
+      return;
     }
     // split the widest side of the node's cell (bounds inherited from the parents: no per-node scan)
-    const sx = hi[0] - lo[0];
-    const sy = hi[1] - lo[1];
-    const sz = hi[2] - lo[2];
+    const b = this.bounds;
+    const o = 6 * depth;
+    const sx = b[o + 3] - b[o];
+    const sy = b[o + 4] - b[o + 1];
+    const sz = b[o + 5] - b[o + 2];
     const dim = sx >= sy && sx >= sz ? 0 : sy >= sz ? 1 : 2;
-    const mid = (start + end) >> 1;
-    this.select(p, start, end - 1, mid, dim);
-    const split = p[this.idx[mid] * 3 + dim];
+    // one partition around the median of 15 samples; the exact median (quickselect) when that split is lopsided
+    // (fewer than a quarter of the points on a side, e.g. many equal coordinates)
+    const n = end - start;
+    let mid = -1;
+    let split = 0;
+    if (n >= 32) {
+      split = this.samplePivot(start, end, dim);
+      mid = this.partition(start, end, dim, split);
+      if (mid - start < n >> 2 || end - mid < n >> 2) mid = -1;
+    }
+    if (mid < 0) {
+      mid = (start + end) >> 1;
+      this.select(start, end - 1, mid, dim);
+      split = this.data[3 * mid + dim];
+    }
     this.nDim[node] = dim;
     this.nSplit[node] = split;
-    const hiL = new Float64Array(hi);
-    hiL[dim] = split;
-    const loR = new Float64Array(lo);
-    loR[dim] = split;
-    const l = this.build(p, start, mid, lo, hiL);
-    const r = this.build(p, mid, end, loR, hi);
-    this.nLeft[node] = l;
-    this.nRight[node] = r;
-    return node;
+    // left child: the parent's cell with hi[dim] = split, at the next depth slot
+    const c = o + 6;
+    for (let k = 0; k < 6; k++) b[c + k] = b[o + k];
+    b[c + 3 + dim] = split;
+    this.build(start, mid, depth + 1);
+    for (let k = 0; k < 6; k++) b[c + k] = b[o + k];
+    b[c + dim] = split;
+    this.nRight[node] = this.nodeCount;
+    this.build(mid, end, depth + 1);
   }
 
-  private rootBounds(p: Float32Array, lower: boolean): Float64Array {
-    const b = new Float64Array(3).fill(lower ? Infinity : -Infinity);
-    for (let i = 0; i < this.size; i++) {
-      const j = this.idx[i] * 3;
-      for (let k = 0; k < 3; k++) {
-        const v = p[j + k];
-        if (lower ? v < b[k] : v > b[k]) b[k] = v;
+  /** Median of 15 coordinates spread evenly over points start..end-1. */
+  private samplePivot(start: number, end: number, dim: number): number {
+    const s = this.samples;
+    const step = (end - start) / 15;
+    for (let t = 0; t < 15; t++) {
+      const v = this.data[3 * (start + Math.floor((t + 0.5) * step)) + dim];
+      let j = t;
+      while (j > 0 && s[j - 1] > v) {
+        s[j] = s[j - 1];
+        j--;
       }
+      s[j] = v;
     }
-    return b;
+    return s[7];
   }
 
-  /** Quickselect on idx[lo..hi] so that idx[k] holds the k-th smallest coordinate along dim. */
-  private select(p: Float32Array, lo: number, hi: number, k: number, dim: number): void {
+  /** Partitions points start..end-1 in place: coordinate < pivot first. Returns the first index >= pivot. */
+  private partition(start: number, end: number, dim: number, pivot: number): number {
+    const d = this.data;
+    const idx = this.idx;
+    let i = start;
+    let j = end - 1;
+    for (;;) {
+      while (i <= j && d[3 * i + dim] < pivot) i++;
+      while (i <= j && !(d[3 * j + dim] < pivot)) j--;
+      if (i >= j) return i;
+      const pi = 3 * i;
+      const pj = 3 * j;
+      let t = d[pi];
+      d[pi] = d[pj];
+      d[pj] = t;
+      t = d[pi + 1];
+      d[pi + 1] = d[pj + 1];
+      d[pj + 1] = t;
+      t = d[pi + 2];
+      d[pi + 2] = d[pj + 2];
+      d[pj + 2] = t;
+      const ti = idx[i];
+      idx[i] = idx[j];
+      idx[j] = ti;
+      i++;
+      j--;
+    }
+  }
+
+  /** Quickselect on points lo..hi (in place, xyz and idx together) so point k is the k-th smallest along dim. */
+  private select(lo: number, hi: number, k: number, dim: number): void {
+    const d = this.data;
     const idx = this.idx;
     while (hi > lo) {
       // median of three pivot
-      const mid = (lo + hi) >> 1;
-      const a = p[idx[lo] * 3 + dim];
-      const b = p[idx[mid] * 3 + dim];
-      const c = p[idx[hi] * 3 + dim];
+      const a = d[3 * lo + dim];
+      const b = d[3 * ((lo + hi) >> 1) + dim];
+      const c = d[3 * hi + dim];
       const pivot = a < b ? (b < c ? b : a < c ? c : a) : a < c ? a : b < c ? c : b;
       let i = lo;
       let j = hi;
       while (i <= j) {
-        while (p[idx[i] * 3 + dim] < pivot) i++;
-        while (p[idx[j] * 3 + dim] > pivot) j--;
+        while (d[3 * i + dim] < pivot) i++;
+        while (d[3 * j + dim] > pivot) j--;
         if (i <= j) {
-          const t = idx[i];
+          const pi = 3 * i;
+          const pj = 3 * j;
+          let t = d[pi];
+          d[pi] = d[pj];
+          d[pj] = t;
+          t = d[pi + 1];
+          d[pi + 1] = d[pj + 1];
+          d[pj + 1] = t;
+          t = d[pi + 2];
+          d[pi + 2] = d[pj + 2];
+          d[pj + 2] = t;
+          const ti = idx[i];
           idx[i] = idx[j];
-          idx[j] = t;
+          idx[j] = ti;
           i++;
           j--;
         }
@@ -149,20 +229,67 @@ export class KdTree {
     }
   }
 
-  private knnRec(node: number, rd: number): void {
-    const left = this.nLeft[node];
-    if (left < 0) {
-      const d = this.data;
-      const k = this.k;
-      const bd = this.bestD;
-      const bi = this.bestI;
-      const qx = this.qx;
-      const qy = this.qy;
-      const qz = this.qz;
-      let found = this.found;
-      let worst = found < k ? Infinity : bd[k - 1];
-      for (let i = this.nStart[node], e = this.nEnd[node]; i < e; i++) {
-        const o = 3 * i;
+  /**
+   * Depth-first kNN search with an explicit stack, pruned by incremental cell distances (Arya & Mount): each
+   * stacked far child carries the squared distance from the query to its cell and the per-axis offsets.
+   */
+  private knnSearchFrom(): void {
+    const d = this.data;
+    const k = this.k;
+    const bd = this.bestD;
+    const bi = this.bestI;
+    const qx = this.qx;
+    const qy = this.qy;
+    const qz = this.qz;
+    const nDim = this.nDim;
+    const nSplit = this.nSplit;
+    const nRight = this.nRight;
+    const nStart = this.nStart;
+    const nEnd = this.nEnd;
+    const sNode = this.stackNode;
+    const sRd = this.stackRd;
+    const sOff = this.stackOff;
+    let found = 0;
+    let worst = Infinity;
+    let sp = 0;
+    sNode[0] = 0;
+    sRd[0] = 0;
+    sOff[0] = sOff[1] = sOff[2] = 0;
+    sp = 1;
+    while (sp > 0) {
+      sp--;
+      const rd = sRd[sp];
+      if (rd >= worst) continue;
+      let node = sNode[sp];
+      const o0 = sOff[3 * sp];
+      const o1 = sOff[3 * sp + 1];
+      const o2 = sOff[3 * sp + 2];
+      const cur = rd;
+      let dim = nDim[node];
+      while (dim !== 3) {
+        const diff = (dim === 0 ? qx : dim === 1 ? qy : qz) - nSplit[node];
+        const d2 = diff * diff;
+        const old = dim === 0 ? o0 : dim === 1 ? o1 : o2;
+        const rdFar = cur - old + d2;
+        const right = nRight[node];
+        let far = right;
+        if (diff < 0) node = node + 1;
+        else {
+          far = node + 1;
+          node = right;
+        }
+        if (rdFar < worst) {
+          sNode[sp] = far;
+          sRd[sp] = rdFar;
+          const so = 3 * sp;
+          sOff[so] = dim === 0 ? d2 : o0;
+          sOff[so + 1] = dim === 1 ? d2 : o1;
+          sOff[so + 2] = dim === 2 ? d2 : o2;
+          sp++;
+        }
+        dim = nDim[node];
+      }
+      for (let i = nStart[node], e = nEnd[node], o = 3 * i; i < e; i++, o += 3) {
         const dx = d[o] - qx;
         const dy = d[o + 1] - qy;
         const dz = d[o + 2] - qz;
@@ -178,31 +305,8 @@ export class KdTree {
         bi[j] = i;
         if (found === k) worst = bd[k - 1];
       }
-      this.found = found;
-      return;
     }
-    // incremental cell distance (Arya & Mount): rd is the squared distance from the query to this node's cell
-    const dim = this.nDim[node];
-    const diff = (dim === 0 ? this.qx : dim === 1 ? this.qy : this.qz) - this.nSplit[node];
-    const right = this.nRight[node];
-    const off = this.off;
-    const old = off[dim];
-    const rdFar = rd - old + diff * diff;
-    if (diff < 0) {
-      this.knnRec(left, rd);
-      if (this.found < this.k || rdFar < this.bestD[this.k - 1]) {
-        off[dim] = diff * diff;
-        this.knnRec(right, rdFar);
-        off[dim] = old;
-      }
-    } else {
-      this.knnRec(right, rd);
-      if (this.found < this.k || rdFar < this.bestD[this.k - 1]) {
-        off[dim] = diff * diff;
-        this.knnRec(left, rdFar);
-        off[dim] = old;
-      }
-    }
+    this.found = found;
   }
 
   /**
@@ -224,9 +328,7 @@ export class KdTree {
     this.qy = y;
     this.qz = z;
     this.k = k;
-    this.found = 0;
-    this.off[0] = this.off[1] = this.off[2] = 0;
-    this.knnRec(0, 0);
+    this.knnSearchFrom();
     for (let i = 0; i < this.found; i++) {
       outIdx[i] = this.idx[this.bestI[i]];
       if (outDist2) outDist2[i] = this.bestD[i];
@@ -245,9 +347,7 @@ export class KdTree {
     this.qy = y;
     this.qz = z;
     this.k = 1;
-    this.found = 0;
-    this.off[0] = this.off[1] = this.off[2] = 0;
-    this.knnRec(0, 0);
+    this.knnSearchFrom();
     this.lastDist2 = this.bestD[0];
     return this.idx[this.bestI[0]];
   }
@@ -273,14 +373,17 @@ export class KdTree {
   }
 
   private radiusRec(node: number): void {
-    const left = this.nLeft[node];
-    if (left < 0) {
+    const dim = this.nDim[node];
+    if (dim === 3) {
       const d = this.data;
       const r2 = this.r2;
-      for (let i = this.nStart[node], e = this.nEnd[node]; i < e; i++) {
-        const dx = d[3 * i] - this.qx;
-        const dy = d[3 * i + 1] - this.qy;
-        const dz = d[3 * i + 2] - this.qz;
+      const qx = this.qx;
+      const qy = this.qy;
+      const qz = this.qz;
+      for (let i = this.nStart[node], e = this.nEnd[node], o = 3 * i; i < e; i++, o += 3) {
+        const dx = d[o] - qx;
+        const dy = d[o + 1] - qy;
+        const dz = d[o + 2] - qz;
         const dist = dx * dx + dy * dy + dz * dz;
         if (dist <= r2) {
           this.radOut.push(this.idx[i]);
@@ -289,14 +392,13 @@ export class KdTree {
       }
       return;
     }
-    const dim = this.nDim[node];
     const diff = (dim === 0 ? this.qx : dim === 1 ? this.qy : this.qz) - this.nSplit[node];
     if (diff <= 0) {
-      this.radiusRec(left);
+      this.radiusRec(node + 1);
       if (diff * diff <= this.r2) this.radiusRec(this.nRight[node]);
     } else {
       this.radiusRec(this.nRight[node]);
-      if (diff * diff <= this.r2) this.radiusRec(left);
+      if (diff * diff <= this.r2) this.radiusRec(node + 1);
     }
   }
 

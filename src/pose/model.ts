@@ -1,5 +1,5 @@
 import type { Pose } from '../types';
-import { FPFH_DIM, computeFpfh, matchFeatures } from '../geometry/fpfh';
+import { FPFH_DIM, computeFpfh, matchFeatures, nearestRowsBothWays } from '../geometry/fpfh';
 import { voxelDownSample } from '../geometry/filters';
 import { KdTree } from '../geometry/kdtree';
 import { mat3Det, mat3Identity, mat3Vec, poseCompose, poseInverse, symmetricEigen } from '../geometry/linalg';
@@ -34,6 +34,11 @@ export interface PreparedModel {
   /** Centroid of the model points (object frame). */
   centroidM: Float64Array;
   fpfhMaxNeighbors: number;
+  /**
+   * The coarser level used for global registration (FPFH + RANSAC): the model down-sampled at `voxelM`, with
+   * normals, FPFH and a kd-tree. ICP then refines at the fine voxel.
+   */
+  global: { voxelM: number; cloud: PointCloud; fpfh: Float32Array; tree: KdTree };
   symmetries?: ModelSymmetries;
 }
 
@@ -42,6 +47,12 @@ export interface PrepareModelOptions {
   voxelM?: number;
   /** FPFH neighbourhood cap, used for the model and every scene (default 60). */
   fpfhMaxNeighbors?: number;
+  /**
+   * Voxel size of the global-registration level (default diameter / 15, and never finer than voxelM): FPFH
+   * matching and RANSAC run on this coarser cloud, as in Open3D's global registration pipeline, which cuts
+   * their cost several-fold; ICP verifies and refines at voxelM.
+   */
+  globalVoxelM?: number;
 }
 
 /** Pre-computes what model-mode registration needs (do it once per model, not per frame). */
@@ -57,6 +68,18 @@ export function prepareObjectModel(model: ObjectModel, options: PrepareModelOpti
   }
   const fpfhMaxNeighbors = options.fpfhMaxNeighbors ?? 60;
   const fpfh = computeFpfh(cloud, { radiusM: 5 * voxelM, tree, maxNeighbors: fpfhMaxNeighbors });
+  const gv = Math.max(voxelM, options.globalVoxelM ?? diameterM / 15);
+  let global: PreparedModel['global'] = { voxelM, cloud, fpfh, tree };
+  if (gv > voxelM) {
+    const { cloud: gc } = voxelDownSample(full, gv);
+    const gt = new KdTree(gc.points);
+    if (!gc.normals) {
+      const raw = estimateNormals(gc, { radiusM: 2.5 * gv, orientOutward: true, tree: gt });
+      gc.normals = orientNormalsConsistent(gc.points, raw, 10, gt);
+    }
+    const gf = computeFpfh(gc, { radiusM: 5 * gv, tree: gt, maxNeighbors: fpfhMaxNeighbors });
+    global = { voxelM: gv, cloud: gc, fpfh: gf, tree: gt };
+  }
   return {
     name: model.name,
     diameterM,
@@ -66,6 +89,7 @@ export function prepareObjectModel(model: ObjectModel, options: PrepareModelOpti
     tree,
     centroidM: computeCentroid(cloud.points),
     fpfhMaxNeighbors,
+    global,
     symmetries: model.symmetries,
   };
 }
@@ -170,40 +194,67 @@ export function estimateModelPose(
         t0,
       );
     }
-    const tree = new KdTree(down.points);
-    down.normals = estimateNormals(down, { radiusM: 2.5 * v, tree });
     const hypotheses: Pose[] = [];
     let forceFlips = false;
+    // the global level: FPFH + RANSAC on the scene down-sampled at the model's global voxel (scene normals are
+    // only needed here: point-to-plane ICP uses the model's normals)
+    const g = model.global;
+    const gCloud = g.voxelM > v ? voxelDownSample(down, g.voxelM).cloud : { points: down.points };
+    const gm = pointCount(gCloud);
+    if (!options.initialPose && gm < 3) {
+      return noPose(
+        'model',
+        'too-few-points',
+        `${gm} points at the ${(g.voxelM * 1000).toFixed(1)} mm global voxel (< 3)`,
+        t0,
+      );
+    }
     if (options.initialPose) {
       hypotheses.push(poseInverse(options.initialPose));
     } else {
-      const f = computeFpfh(down, { radiusM: 5 * v, tree, maxNeighbors: model.fpfhMaxNeighbors });
+      const gTree = new KdTree(gCloud.points);
+      gCloud.normals = estimateNormals(gCloud, { radiusM: 2.5 * g.voxelM, tree: gTree });
       // match an even subsample of at most maxKeypoints scene points (RANSAC needs a few hundred pairs);
       // one-directional scene -> model: a partial view has too few mutual FPFH neighbours
       const maxKp = options.maxKeypoints ?? 400;
-      const kp = evenSubsample(m, maxKp);
-      const fk = new Float32Array(kp.length * FPFH_DIM);
-      for (let i = 0; i < kp.length; i++)
-        fk.set(f.subarray(kp[i] * FPFH_DIM, (kp[i] + 1) * FPFH_DIM), i * FPFH_DIM);
+      const kp = evenSubsample(gm, maxKp);
+      const fk = computeFpfh(gCloud, {
+        radiusM: 5 * g.voxelM,
+        tree: gTree,
+        maxNeighbors: model.fpfhMaxNeighbors,
+        indices: kp,
+      });
       const mutual = options.mutual ?? false;
-      const c0 = matchFeatures(fk, model.fpfh, FPFH_DIM, { mutual });
-      const srcIdx: number[] = Array.from(c0.src, (i) => kp[i]);
-      const dstIdx: number[] = Array.from(c0.dst);
-      if (!mutual) {
-        // plus model -> scene matches: on smooth or repetitive shapes many scene points share one nearest model
-        // feature (hubness), which leaves too few geometrically distinct triples for RANSAC
-        const c1 = matchFeatures(model.fpfh, fk, FPFH_DIM, { mutual: false });
-        for (let i = 0; i < c1.src.length; i++) {
-          srcIdx.push(kp[c1.dst[i]]);
-          dstIdx.push(c1.src[i]);
+      const srcIdx: number[] = [];
+      const dstIdx: number[] = [];
+      if (mutual) {
+        const c0 = matchFeatures(fk, g.fpfh, FPFH_DIM, { mutual: true });
+        for (let i = 0; i < c0.src.length; i++) {
+          srcIdx.push(kp[c0.src[i]]);
+          dstIdx.push(c0.dst[i]);
+        }
+      } else {
+        // scene -> model plus model -> scene nearest features (one pass over all pairs gives both): on smooth or
+        // repetitive shapes many scene points share one nearest model feature (hubness), which leaves too few
+        // geometrically distinct triples for RANSAC
+        const nn = nearestRowsBothWays(fk, g.fpfh, FPFH_DIM);
+        for (let i = 0; i < nn.ab.length; i++) {
+          if (nn.ab[i] < 0) continue;
+          srcIdx.push(kp[i]);
+          dstIdx.push(nn.ab[i]);
+        }
+        for (let j = 0; j < nn.ba.length; j++) {
+          if (nn.ba[j] < 0) continue;
+          srcIdx.push(kp[nn.ba[j]]);
+          dstIdx.push(j);
         }
       }
       const corr = { src: Uint32Array.from(srcIdx), dst: Uint32Array.from(dstIdx) };
       if (corr.src.length < 3) {
         return noPose('model', 'too-few-correspondences', `${corr.src.length} feature matches (< 3)`, t0);
       }
-      const res = ransacCorrespondences(down.points, model.cloud.points, corr.src, corr.dst, {
-        maxDistanceM: 1.5 * v,
+      const res = ransacCorrespondences(gCloud.points, g.cloud.points, corr.src, corr.dst, {
+        maxDistanceM: 1.5 * g.voxelM,
         seed: options.seed ?? 1,
         maxIterations: options.maxRansacIterations ?? 50000,
         topK: Math.max(1, options.hypotheses ?? 8),
