@@ -13,6 +13,7 @@ import {
   kabsch,
   makePointCloud,
   matchFeatures,
+  nearestRowsBothWays,
   obbIou,
   orientedBoundingBox,
   organizedClustering,
@@ -367,6 +368,57 @@ describe('registration', () => {
       (rotationAngleBetween(err.R, new Float64Array([1, 0, 0, 0, 1, 0, 0, 0, 1])) * 180) / Math.PI,
     ).toBeLessThan(2);
     expect(Math.hypot(err.tM[0], err.tM[1], err.tM[2])).toBeLessThan(0.003);
+  });
+});
+
+describe('feature matching and keypoint FPFH', () => {
+  it('nearestRowsBothWays equals brute-force nearest rows in both directions (l2 and cosine)', () => {
+    const rng = new SeededRng(3);
+    for (const [na, nb, dim] of [
+      [7, 5, 33],
+      [40, 31, 8],
+      [1, 9, 3],
+    ]) {
+      const a = new Float32Array(na * dim).map(() => rng.next());
+      const b = new Float32Array(nb * dim).map(() => rng.next());
+      const l2 = (x: Float32Array, i: number, y: Float32Array, j: number) => {
+        let s = 0;
+        for (let k = 0; k < dim; k++) s += (x[i * dim + k] - y[j * dim + k]) ** 2;
+        return s;
+      };
+      const argmin = (n: number, f: (j: number) => number) => {
+        let best = 0;
+        for (let j = 1; j < n; j++) if (f(j) < f(best)) best = j;
+        return best;
+      };
+      const nn = nearestRowsBothWays(a, b, dim);
+      for (let i = 0; i < na; i++) expect(nn.ab[i]).toBe(argmin(nb, (j) => l2(a, i, b, j)));
+      for (let j = 0; j < nb; j++) expect(nn.ba[j]).toBe(argmin(na, (i) => l2(a, i, b, j)));
+      const cos = nearestRowsBothWays(a, b, dim, true);
+      const dot = (i: number, j: number) => {
+        let s = 0;
+        for (let k = 0; k < dim; k++) s += a[i * dim + k] * b[j * dim + k];
+        return -s;
+      };
+      for (let i = 0; i < na; i++) expect(cos.ab[i]).toBe(argmin(nb, (j) => dot(i, j)));
+    }
+    expect(nearestRowsBothWays(new Float32Array(0), new Float32Array(6), 3).ba).toEqual(
+      new Int32Array([-1, -1]),
+    );
+  });
+
+  it('FPFH at given indices equals those rows of the full FPFH; bad indices name the field', () => {
+    const rng = new SeededRng(9);
+    const { cloud } = voxelDownSample({ points: asymmetricObject(rng, 3000) }, 0.006);
+    cloud.normals = estimateNormals(cloud, { radiusM: 0.015, orientOutward: true });
+    const full = computeFpfh(cloud, { radiusM: 0.03 });
+    const idx = [5, 0, 17, 17, cloud.points.length / 3 - 1];
+    const sub = computeFpfh(cloud, { radiusM: 0.03, indices: idx });
+    expect(sub.length).toBe(idx.length * 33);
+    idx.forEach((i, r) =>
+      expect(sub.subarray(r * 33, r * 33 + 33)).toEqual(full.subarray(i * 33, i * 33 + 33)),
+    );
+    expect(() => computeFpfh(cloud, { radiusM: 0.03, indices: [1e6] })).toThrow(/options\.indices/);
   });
 });
 
