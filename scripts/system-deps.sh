@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests need on Debian/Ubuntu, only if something is missing:
-#   python3-torch (Debian's CPU torch 1.13, for the exporter/trainer tests), python3-venv,
+#   python3-torch (Debian's CPU torch 1.13, for the exporter/trainer tests) and python3-torchvision (for timm),
+#   python3-venv,
 #   a C++ toolchain for better-sqlite3, which builds from source when no prebuilt binary matches,
 #   libopenblas0-pthread (fast BLAS for torch), and chromium (headless) for the report screenshot test.
 set -euo pipefail
 need=()
 /usr/bin/python3 -c 'import torch' 2>/dev/null || need+=(python3-torch)
+# Debian's torchvision built for that torch: timm needs it (tests/test_parity_timm.py); PyPI's would replace torch
+/usr/bin/python3 -c 'import torchvision' 2>/dev/null || need+=(python3-torchvision)
 /usr/bin/python3 -c 'import venv, ensurepip' 2>/dev/null || need+=(python3-venv)
 command -v g++ >/dev/null 2>&1 || need+=(g++)
 command -v make >/dev/null 2>&1 || need+=(make)
