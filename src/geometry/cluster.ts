@@ -9,16 +9,30 @@ export interface ClusterResult {
 }
 
 function finalize(labels: Int32Array, count: number, minPoints: number, maxPoints: number): ClusterResult {
-  const members: number[][] = Array.from({ length: count }, () => []);
-  for (let i = 0; i < labels.length; i++) if (labels[i] >= 0) members[labels[i]].push(i);
-  const kept = members
-    .map((m, id) => ({ m, id }))
-    .filter(({ m }) => m.length >= minPoints && m.length <= maxPoints)
-    .sort((a, b) => b.m.length - a.m.length || a.m[0] - b.m[0]);
+  // member lists by counting (typed arrays, no per-point pushes)
+  const sizes = new Int32Array(count);
+  const first = new Int32Array(count).fill(-1);
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i];
+    if (l < 0) continue;
+    if (sizes[l]++ === 0) first[l] = i;
+  }
+  const kept: number[] = [];
+  for (let id = 0; id < count; id++) if (sizes[id] >= minPoints && sizes[id] <= maxPoints) kept.push(id);
+  kept.sort((a, b) => sizes[b] - sizes[a] || first[a] - first[b]);
   const remap = new Int32Array(count).fill(-1);
-  kept.forEach(({ id }, j) => (remap[id] = j));
-  for (let i = 0; i < labels.length; i++) if (labels[i] >= 0) labels[i] = remap[labels[i]];
-  return { labels, clusters: kept.map(({ m }) => Uint32Array.from(m)) };
+  const clusters = kept.map((id, j) => {
+    remap[id] = j;
+    return new Uint32Array(sizes[id]);
+  });
+  const fill = new Int32Array(kept.length);
+  for (let i = 0; i < labels.length; i++) {
+    if (labels[i] < 0) continue;
+    const j = remap[labels[i]];
+    labels[i] = j;
+    if (j >= 0) clusters[j][fill[j]++] = i;
+  }
+  return { labels, clusters };
 }
 
 export interface EuclideanClusterOptions {
@@ -165,10 +179,16 @@ export function organizedClustering(cloud: PointCloud, options: OrganizedCluster
     return dx * dx + dy * dy + dz * dz <= tol * tol;
   };
   const gap = Math.max(1, Math.floor(options.gapPx ?? 1));
-  const union = (a: number, b: number) => {
-    const ra = find(a);
+  // links b's set to the set whose root is ra; returns the merged root (the smaller index)
+  const unionRoot = (ra: number, b: number): number => {
     const rb = find(b);
-    if (ra !== rb) parent[ra < rb ? rb : ra] = ra < rb ? ra : rb;
+    if (ra === rb) return ra;
+    if (ra < rb) {
+      parent[rb] = ra;
+      return ra;
+    }
+    parent[ra] = rb;
+    return rb;
   };
   for (let v = 0; v < h; v++) {
     for (let u = 0; u < w; u++) {
@@ -193,28 +213,50 @@ export function organizedClustering(cloud: PointCloud, options: OrganizedCluster
             0;
         }
       }
+      let ri = -1; // root of i, found once per pixel
+      if (gap > 1 && !holey) {
+        // not at the border and all 8 neighbours valid (the common case): the forward half (right, below-left,
+        // below, below-right) with the 3D gate inlined
+        const xi = p[3 * i];
+        const yi = p[3 * i + 1];
+        const zi = p[3 * i + 2];
+        const tol = abs + rel * zi;
+        const tol2 = tol * tol;
+        for (let t = 0; t < 4; t++) {
+          const j = t === 0 ? i + 1 : i + w + t - 2;
+          const o = 3 * j;
+          const dx = xi - p[o];
+          const dy = yi - p[o + 1];
+          const dz = zi - p[o + 2];
+          if (dx * dx + dy * dy + dz * dz <= tol2) {
+            if (ri < 0) ri = find(i);
+            ri = unionRoot(ri, j);
+          }
+        }
+        continue;
+      }
       const reach = holey ? gap : 1;
       for (let dv = 0; dv <= reach && v + dv < h; dv++) {
         for (let du = dv === 0 ? 1 : -reach; du <= reach; du++) {
           const uu = u + du;
           if (uu < 0 || uu >= w) continue;
           const j = i + dv * w + du;
-          if (valid(j) && close(i, j, Math.max(Math.abs(du), dv))) union(i, j);
+          if (valid(j) && close(i, j, Math.max(Math.abs(du), dv))) {
+            if (ri < 0) ri = find(i);
+            ri = unionRoot(ri, j);
+          }
         }
       }
     }
   }
   const labels = new Int32Array(n).fill(-1);
-  const rootLabel = new Map<number, number>();
+  const rootLabel = new Int32Array(n).fill(-1);
+  let count = 0;
   for (let i = 0; i < n; i++) {
     if (!valid(i)) continue;
     const r = find(i);
-    let l = rootLabel.get(r);
-    if (l === undefined) {
-      l = rootLabel.size;
-      rootLabel.set(r, l);
-    }
-    labels[i] = l;
+    if (rootLabel[r] < 0) rootLabel[r] = count++;
+    labels[i] = rootLabel[r];
   }
-  return finalize(labels, rootLabel.size, options.minPoints ?? 1, Infinity);
+  return finalize(labels, count, options.minPoints ?? 1, Infinity);
 }

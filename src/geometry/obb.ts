@@ -15,6 +15,12 @@ export interface OrientedBox {
 
 type V2 = [number, number];
 
+/**
+ * Box orientations are searched on an even subsample of at most this many points (hulls and calipers); the
+ * extents along the chosen axes always come from every point, so the box still contains them all.
+ */
+const HULL_SAMPLE = 600;
+
 function convexHull2d(pts: V2[]): V2[] {
   const p = pts.slice().sort((a, b) => a[0] - b[0] || a[1] - b[1]);
   if (p.length < 3) return p;
@@ -127,9 +133,9 @@ export function orientedBoundingBox(points: ArrayLike<number>): OrientedBox {
     const l = Math.hypot(v[0], v[1], v[2]) || 1;
     return v.map((x) => x / l);
   });
-  // choose the plane normal on a subsample (<= 1500 points), then fit the winner on all points
+  // choose the plane normal on a subsample (<= HULL_SAMPLE points), then fit the winner on all points
   const n = Math.floor(points.length / 3);
-  const step = Math.max(1, Math.floor(n / 1500));
+  const step = Math.max(1, Math.floor(n / HULL_SAMPLE));
   let sample: ArrayLike<number> = points;
   if (step > 1) {
     const sub = new Float64Array(3 * Math.ceil(n / step));
@@ -160,7 +166,7 @@ export function orientedBoundingBox(points: ArrayLike<number>): OrientedBox {
 
 /**
  * Box with one axis fixed to `normal` (e.g. a support-plane normal) and the other two from the minimum-area
- * rectangle of the points projected on the plane (rotating calipers; the hull uses at most ~1500 sampled points,
+ * rectangle of the points projected on the plane (rotating calipers; the hull uses at most ~HULL_SAMPLE points,
  * extents use all points). Axes are then ordered by extent like `orientedBoundingBox`.
  */
 export function orientedBoxAboutAxis(
@@ -177,7 +183,7 @@ export function orientedBoxAboutAxis(
   const b1 = t.map((x) => x / lt);
   const b2 = cross3(nz, b1);
   const n = Math.floor(points.length / 3);
-  const step = Math.max(1, Math.floor(n / 1500));
+  const step = Math.max(1, Math.floor(n / HULL_SAMPLE));
   const pts2: V2[] = [];
   for (let i = 0; i < n; i += step) {
     const x = points[3 * i] - centroid[0];

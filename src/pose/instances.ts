@@ -70,10 +70,10 @@ function erodeInto(
   if (r <= 0) return out;
   // separable erosion: horizontal then vertical run-length of ones
   const tmp = new Uint8Array(bw * bh);
+  const left = new Int32Array(bw);
   for (let y = 0; y < bh; y++) {
     let run = 0;
     const row = y * bw;
-    const left = new Int32Array(bw);
     for (let x = 0; x < bw; x++) {
       run = out[row + x] ? run + 1 : 0;
       left[x] = run;
@@ -85,9 +85,9 @@ function erodeInto(
     }
   }
   const res = new Uint8Array(bw * bh);
+  const up = new Int32Array(bh);
   for (let x = 0; x < bw; x++) {
     let run = 0;
-    const up = new Int32Array(bh);
     for (let y = 0; y < bh; y++) {
       run = tmp[y * bw + x] ? run + 1 : 0;
       up[y] = run;
@@ -99,6 +99,48 @@ function erodeInto(
     }
   }
   return res;
+}
+
+/** Bounding box of the nonzero pixels (u1 = -1 when none); a Uint8Array mask is scanned 4 pixels per read. */
+function maskBounds(
+  mask: ArrayLike<number>,
+  w: number,
+  h: number,
+): { u0: number; v0: number; u1: number; v1: number } {
+  let u0 = w,
+    v0 = h,
+    u1 = -1,
+    v1 = -1;
+  const words =
+    mask instanceof Uint8Array && mask.byteOffset % 4 === 0 && w % 4 === 0
+      ? new Uint32Array(mask.buffer, mask.byteOffset, (w * h) >> 2)
+      : null;
+  const w4 = w >> 2;
+  for (let v = 0; v < h; v++) {
+    const row = v * w;
+    let first = -1;
+    let last = -1;
+    if (words) {
+      // skip the row 4 pixels at a time; refine only inside its first and last nonzero words
+      let a = v * w4;
+      const e = a + w4;
+      while (a < e && words[a] === 0) a++;
+      if (a === e) continue;
+      let b = e - 1;
+      while (words[b] === 0) b--;
+      for (let u = 4 * (a - v * w4); first < 0; u++) if (mask[row + u]) first = u;
+      for (let u = 4 * (b - v * w4) + 3; last < 0; u--) if (mask[row + u]) last = u;
+    } else {
+      for (let u = 0; u < w && first < 0; u++) if (mask[row + u]) first = u;
+      if (first < 0) continue;
+      for (let u = w - 1; last < 0; u--) if (mask[row + u]) last = u;
+    }
+    if (first < u0) u0 = first;
+    if (last > u1) u1 = last;
+    if (v < v0) v0 = v;
+    v1 = v;
+  }
+  return { u0, v0, u1, v1 };
 }
 
 /** Merges clusters (indices into `local`, or into localIdx-selected points) whose closest points are < distM apart. */
@@ -113,8 +155,8 @@ function mergeClose(
   // axis-aligned bounds first (most pairs are far apart); voxel-thinned kd-trees only for pairs that may touch
   const bounds = clusters.map((c) => {
     const b = [Infinity, Infinity, Infinity, -Infinity, -Infinity, -Infinity];
-    for (const i of c) {
-      const q = 3 * toLocal(i);
+    for (let t = 0; t < c.length; t++) {
+      const q = 3 * toLocal(c[t]);
       for (let k = 0; k < 3; k++) {
         const x = local.points[q + k];
         if (x < b[k]) b[k] = x;
@@ -162,14 +204,24 @@ function mergeClose(
       }
     }
   }
-  const groups = new Map<number, number[]>();
+  const groups = new Map<number, Uint32Array[]>();
   clusters.forEach((c, i) => {
     const r = find(i);
-    const g = groups.get(r) ?? [];
-    for (const x of c) g.push(x);
-    groups.set(r, g);
+    const g = groups.get(r);
+    if (g) g.push(c);
+    else groups.set(r, [c]);
   });
-  return [...groups.values()].map((g) => Uint32Array.from(g)).sort((x, y) => y.length - x.length);
+  const merged = [...groups.values()].map((parts) => {
+    if (parts.length === 1) return parts[0];
+    const out = new Uint32Array(parts.reduce((s, c) => s + c.length, 0));
+    let o = 0;
+    for (const c of parts) {
+      out.set(c, o);
+      o += c.length;
+    }
+    return out;
+  });
+  return merged.sort((x, y) => y.length - x.length);
 }
 
 /**
@@ -210,22 +262,7 @@ export function extractInstances(
         `length ${q.mask.length} must equal width*height (${w * h})`,
       );
     }
-    // bounding box of the mask
-    let u0 = w,
-      v0 = h,
-      u1 = -1,
-      v1 = -1;
-    for (let v = 0; v < h; v++) {
-      const row = v * w;
-      for (let u = 0; u < w; u++) {
-        if (q.mask[row + u]) {
-          if (u < u0) u0 = u;
-          if (u > u1) u1 = u;
-          if (v < v0) v0 = v;
-          if (v > v1) v1 = v;
-        }
-      }
-    }
+    const { u0, v0, u1, v1 } = maskBounds(q.mask, w, h);
     if (u1 < 0) continue;
     const bw = u1 - u0 + 1;
     const bh = v1 - v0 + 1;
@@ -246,34 +283,40 @@ export function extractInstances(
         pts[3 * li + 2] = z;
       }
     }
-    // flying-pixel filter over the 8-neighbourhood
+    // flying-pixel filter over the 8-neighbourhood: each pair is tested once (forward half) and counts for both
     if (minNb > 0) {
-      const keep = new Uint8Array(bw * bh);
+      const cnt = new Uint8Array(bw * bh);
       for (let y = 0; y < bh; y++) {
         for (let x = 0; x < bw; x++) {
           const i = y * bw + x;
           const zi = pts[3 * i + 2];
           if (!(zi === zi)) continue;
-          const tol = abs + rel * zi;
-          const tol2 = tol * tol;
-          let c = 0;
-          for (let dy = -1; dy <= 1; dy++) {
+          const xi = pts[3 * i];
+          const yi = pts[3 * i + 1];
+          // forward neighbours: right, and the three below
+          for (let k = 0; k < 4; k++) {
+            const dx = k === 0 ? 1 : k - 2;
+            const dy = k === 0 ? 0 : 1;
+            const xx = x + dx;
             const yy = y + dy;
-            if (yy < 0 || yy >= bh) continue;
-            for (let dx = -1; dx <= 1; dx++) {
-              const xx = x + dx;
-              if ((dx === 0 && dy === 0) || xx < 0 || xx >= bw) continue;
-              const j = yy * bw + xx;
-              const ex = pts[3 * j] - pts[3 * i];
-              const ey = pts[3 * j + 1] - pts[3 * i + 1];
-              const ez = pts[3 * j + 2] - zi;
-              if (ex * ex + ey * ey + ez * ez <= tol2) c++;
-            }
+            if (yy >= bh || xx < 0 || xx >= bw) continue;
+            const j = yy * bw + xx;
+            const zj = pts[3 * j + 2];
+            if (!(zj === zj)) continue;
+            // each point of the pair judges with the tolerance at its own depth
+            const tolI = abs + rel * zi;
+            const tolJ = abs + rel * zj;
+            const ex = pts[3 * j] - xi;
+            const ey = pts[3 * j + 1] - yi;
+            const ez = zj - zi;
+            const d2 = ex * ex + ey * ey + ez * ez;
+            if (d2 <= tolI * tolI) cnt[i]++;
+            if (d2 <= tolJ * tolJ) cnt[j]++;
           }
-          keep[i] = c >= minNb ? 1 : 0;
         }
       }
-      for (let i = 0; i < bw * bh; i++) if (!keep[i]) pts[3 * i] = pts[3 * i + 1] = pts[3 * i + 2] = NaN;
+      for (let i = 0; i < bw * bh; i++)
+        if (cnt[i] < minNb) pts[3 * i] = pts[3 * i + 1] = pts[3 * i + 2] = NaN;
     }
     const local: PointCloud = { points: pts, width: bw, height: bh };
     let clusters: Uint32Array[];
