@@ -41,23 +41,33 @@ export function similarityLogits(
   }
   const out = new Float32Array(nClasses * P);
   const fd = f.data;
-  for (let p = 0; p < P; p++) {
-    const fo = p * D;
-    for (let c = 0; c < nClasses; c++) {
-      const to = c * D;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      let d = 0;
-      for (; d + 3 < D; d += 4) {
-        s0 += fd[fo + d] * text[to + d];
-        s1 += fd[fo + d + 1] * text[to + d + 1];
-        s2 += fd[fo + d + 2] * text[to + d + 2];
-        s3 += fd[fo + d + 3] * text[to + d + 3];
+  // two pixels x two classes per pass over D: four dot products share each load
+  for (let p = 0; p < P; p += 2) {
+    const p1 = p + 1 < P ? p + 1 : p;
+    const fa = p * D;
+    const fb = p1 * D;
+    for (let c = 0; c < nClasses; c += 2) {
+      const c1 = c + 1 < nClasses ? c + 1 : c;
+      const ta = c * D;
+      const tb = c1 * D;
+      let s00 = 0;
+      let s01 = 0;
+      let s10 = 0;
+      let s11 = 0;
+      for (let d = 0; d < D; d++) {
+        const x0 = fd[fa + d];
+        const x1 = fd[fb + d];
+        const y0 = text[ta + d];
+        const y1 = text[tb + d];
+        s00 += x0 * y0;
+        s01 += x0 * y1;
+        s10 += x1 * y0;
+        s11 += x1 * y1;
       }
-      for (; d < D; d++) s0 += fd[fo + d] * text[to + d];
-      out[c * P + p] = (s0 + s1 + s2 + s3) * scale;
+      out[c * P + p] = s00 * scale;
+      out[c1 * P + p] = s01 * scale;
+      out[c * P + p1] = s10 * scale;
+      out[c1 * P + p1] = s11 * scale;
     }
   }
   return out;
@@ -385,41 +395,54 @@ export function masksFromDenseFeatures(
     absent.push(opts.skipAbsentQueries === true && gMax < threshold);
     scoreMaps.push(absent[q] ? new Float32Array(0) : upsampleToFrame(g, plan, taps, undefined, rowScratch));
   }
-  let bgUp: Float32Array | null = null;
+  // the best background prompt per grid cell, upsampled along x only: its frame rows are lerped on the fly in
+  // the winner pass below (the same arithmetic as upsampleToFrame, rounded to float32 like a stored map)
+  let bgRows: Float32Array | null = null;
   if (B > 0) {
     const bgMax = new Float32Array(P);
     for (let c = Q; c < C; c++) for (let p = 0; p < P; p++) bgMax[p] = Math.max(bgMax[p], probs[c * P + p]);
-    bgUp = upsampleToFrame(bgMax, plan, taps, undefined, rowScratch);
-  }
-  const masks: Uint8Array[] = scoreMaps.map(() => new Uint8Array(W * H));
-  const instances2d: Instance2d[] = [];
-  // The winning query of each pixel: max score, >= the best background prompt (ties go to the query), then
-  // >= threshold. Tight per-map loops (monomorphic typed-array access).
-  const N = W * H;
-  const bestV = bgUp ?? new Float32Array(N);
-  const bestQ = new Int8Array(N).fill(-1);
-  for (let q = 0; q < Q; q++) {
-    const sq = scoreMaps[q];
-    if (absent[q]) continue;
-    if (q === 0) {
-      for (let i = 0; i < N; i++) {
-        if (sq[i] >= bestV[i]) {
-          bestV[i] = sq[i];
-          bestQ[i] = 0;
-        }
-      }
-    } else {
-      for (let i = 0; i < N; i++) {
-        if (sq[i] > bestV[i] || (bestQ[i] < 0 && sq[i] === bestV[i])) {
-          bestV[i] = sq[i];
-          bestQ[i] = q;
-        }
+    bgRows = new Float32Array(plan.gridHeight * W);
+    const gw = plan.gridWidth;
+    for (let gy = 0; gy < plan.gridHeight; gy++) {
+      const g = gy * gw;
+      const o = gy * W;
+      for (let x = 0; x < W; x++) {
+        const a = bgMax[g + taps.x0[x]];
+        bgRows[o + x] = a + (bgMax[g + taps.x1[x]] - a) * taps.fx[x];
       }
     }
   }
-  for (let i = 0; i < N; i++) {
-    const q = bestQ[i];
-    if (q >= 0 && bestV[i] >= threshold) masks[q][i] = 1;
+  const masks: Uint8Array[] = scoreMaps.map(() => new Uint8Array(W * H));
+  const instances2d: Instance2d[] = [];
+  // The winning query of each pixel: max score, >= the best background prompt (ties go to the query; between
+  // queries the first wins), then >= threshold. One pass over the frame.
+  const present: number[] = [];
+  for (let q = 0; q < Q; q++) if (!absent[q]) present.push(q);
+  const maps = present.map((q) => scoreMaps[q]);
+  const outMasks = present.map((q) => masks[q]);
+  const nP = present.length;
+  for (let y = 0; y < H && nP > 0; y++) {
+    const r0 = taps.y0[y] * W;
+    const r1 = taps.y1[y] * W;
+    const fy = taps.fy[y];
+    const o = y * W;
+    for (let x = 0; x < W; x++) {
+      const i = o + x;
+      let best = 0;
+      if (bgRows) {
+        const a = bgRows[r0 + x];
+        best = Math.fround(a + (bgRows[r1 + x] - a) * fy);
+      }
+      let win = -1;
+      for (let k = 0; k < nP; k++) {
+        const v = maps[k][i];
+        if (win < 0 ? v >= best : v > best) {
+          best = v;
+          win = k;
+        }
+      }
+      if (win >= 0 && best >= threshold) outMasks[win][i] = 1;
+    }
   }
   for (let q = 0; q < Q; q++) {
     if (absent[q]) continue;
