@@ -81,19 +81,32 @@ function cross3(a: ArrayLike<number>, b: ArrayLike<number>): number[] {
 
 /** Box from three orthonormal axes: extents and centre from the min/max projections of the points. */
 function fitAlongAxes(points: ArrayLike<number>, axes: number[][]): OrientedBox {
-  const mins = [Infinity, Infinity, Infinity];
-  const maxs = [-Infinity, -Infinity, -Infinity];
+  const [a00, a01, a02] = axes[0];
+  const [a10, a11, a12] = axes[1];
+  const [a20, a21, a22] = axes[2];
+  let m0 = Infinity,
+    m1 = Infinity,
+    m2 = Infinity,
+    M0 = -Infinity,
+    M1 = -Infinity,
+    M2 = -Infinity;
   for (let i = 0; i + 2 < points.length; i += 3) {
     const x = points[i];
     const y = points[i + 1];
     const z = points[i + 2];
     if (!(x - x === 0 && y - y === 0 && z - z === 0)) continue;
-    for (let a = 0; a < 3; a++) {
-      const d = axes[a][0] * x + axes[a][1] * y + axes[a][2] * z;
-      if (d < mins[a]) mins[a] = d;
-      if (d > maxs[a]) maxs[a] = d;
-    }
+    const d0 = a00 * x + a01 * y + a02 * z;
+    const d1 = a10 * x + a11 * y + a12 * z;
+    const d2 = a20 * x + a21 * y + a22 * z;
+    if (d0 < m0) m0 = d0;
+    if (d0 > M0) M0 = d0;
+    if (d1 < m1) m1 = d1;
+    if (d1 > M1) M1 = d1;
+    if (d2 < m2) m2 = d2;
+    if (d2 > M2) M2 = d2;
   }
+  const mins = [m0, m1, m2];
+  const maxs = [M0, M1, M2];
   const ext = [0, 1, 2].map((a) => maxs[a] - mins[a]);
   const order = [0, 1, 2].sort((a, b) => ext[b] - ext[a]);
   const ax0 = axes[order[0]];
