@@ -45,6 +45,12 @@ export interface SynthEvalOptions {
   framesPerScene?: number;
   camera?: CameraIntrinsics;
   seed?: number;
+  /**
+   * The model's world (what models/tiny-synth was trained on): table and room drawn, the palette's colours,
+   * the default light and camera distances of the training views (0.8 m + 0.06 m per frame). Default false: no table/room, saturated colours, flat bright light (for colour
+   * features without a network).
+   */
+  world?: boolean;
 }
 
 function rotZ(a: number): Float64Array {
@@ -53,20 +59,24 @@ function rotZ(a: number): Float64Array {
   return Float64Array.from([c, -s, 0, s, c, 0, 0, 0, 1]);
 }
 
-/** Sequences: one object set, `scenes` arrangements x `framesPerScene` views (no table/room: dark background). */
+/**
+ * Sequences: one object set, `scenes` arrangements x `framesPerScene` views (no table/room: dark background,
+ * unless `world`). Scene s uses seed + 1000 s.
+ */
 export function synthEvalSequences(opts: SynthEvalOptions = {}): SynthSequence[] {
   const nScenes = opts.scenes ?? 2;
   const nFrames = opts.framesPerScene ?? 3;
   const seed = opts.seed ?? 7;
   const camera = opts.camera ?? EVAL_SMALL_CAMERA;
-  const base = generateScene({ seed, objects: FIXTURE_OBJECTS, table: false, room: false, camera });
+  const world = opts.world ?? false;
+  const base = generateScene({ seed, objects: FIXTURE_OBJECTS, table: world, room: world, camera });
   // saturated primaries (brighter than the palette), so a colour-feature model separates them from the background
   const vivid: Record<string, [number, number, number]> = {
     red: [235, 30, 30],
     green: [30, 225, 45],
     blue: [35, 45, 240],
   };
-  for (const o of base.objects) {
+  for (const o of world ? [] : base.objects) {
     const c = vivid[o.material.colour];
     if (c) o.material = { ...o.material, rgb: c };
   }
@@ -82,11 +92,17 @@ export function synthEvalSequences(opts: SynthEvalOptions = {}): SynthSequence[]
       return { ...o, poseWorld: pose };
     });
     // bright, flat light: the colours stay saturated (so a colour-feature model can segment them)
-    const scene: SynthScene = { ...base, seed: seed + 1000 * s, objects, ambient: 1.1 };
-    // close orbit (objects fill a good part of the small image), different per scene
+    const scene: SynthScene = {
+      ...base,
+      seed: seed + 1000 * s,
+      objects,
+      ...(world ? {} : { ambient: 1.1 }),
+    };
+    // close orbit (objects fill a good part of the small image), different per scene; in the model's world
+    // the training views' range instead (randomOrbit: 0.7-1.15 m)
     const poses = Array.from({ length: nFrames }, (_, i) =>
       orbitCameraPose({
-        distanceM: 0.42 + 0.03 * i,
+        distanceM: world ? 0.8 + 0.06 * i : 0.42 + 0.03 * i,
         elevationRad: ((40 + 6 * s) * Math.PI) / 180,
         azimuthRad: 1.1 * s + 0.3 * i,
         targetM: [0, 0, 0.04],

@@ -102,4 +102,35 @@ describe('declip eval (CLI)', () => {
     expect(d.code).toBe(EXIT.BAD_INPUT);
     expect(d.err).toMatch(/dataset\.json/);
   });
+
+  it('synth --seed --width --world: the image size and intrinsics follow --width; a too small width is a usage error', async () => {
+    const out = path.join(tmp, 'world');
+    const r = await runCliCaptured([
+      'eval',
+      'synth',
+      '--out',
+      out,
+      '--scenes',
+      '2',
+      '--frames',
+      '1',
+      '--seed',
+      '11',
+      '--width',
+      '200',
+      '--world',
+    ]);
+    expect(r.code).toBe(EXIT.OK);
+    const sc = path.join(out, 'bop', 'test', '000001');
+    const cam = JSON.parse(fs.readFileSync(path.join(sc, 'scene_camera.json'), 'utf8')) as Record<
+      string,
+      { cam_K: number[] }
+    >;
+    expect(cam['0'].cam_K[0]).toBeCloseTo((591.0125 * 200) / 640, 6);
+    const png = fs.readFileSync(path.join(sc, 'rgb', '000000.png'));
+    expect([png.readUInt32BE(16), png.readUInt32BE(20)]).toEqual([200, 150]);
+    const bad = await runCliCaptured(['eval', 'synth', '--out', out, '--width', '8']);
+    expect(bad.code).toBe(EXIT.USAGE);
+    expect(bad.err).toMatch(/--width must be an integer >= 16/);
+  });
 });

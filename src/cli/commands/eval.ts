@@ -3,7 +3,8 @@ import * as path from 'path';
 import type { Command } from 'commander';
 import { DEFAULT_MODEL_DIR } from '../../node/declipPipeline';
 import { convertBop, convertReal275, readPromptsFile, type ConvertProgress } from '../../eval/convert';
-import { synthEvalSequences, writeSynthBop, writeSynthNocs } from '../../eval/fixtures';
+import { EVAL_SMALL_CAMERA, synthEvalSequences, writeSynthBop, writeSynthNocs } from '../../eval/fixtures';
+import { scaledCamera } from './synth';
 import { runEvaluation, type EvalProtocol, type EvalRunConfig, type MaskVariant } from '../../eval/run';
 import { CliError, EXIT, progressBar, requestExitCode, type Progress } from '../util';
 
@@ -259,14 +260,42 @@ export function registerEvalCommands(program: Command): void {
     .requiredOption('--out <dir>', 'output directory (bop/ and nocs/ inside, each with prompts.json)')
     .option('--scenes <n>', 'scenes (same objects rearranged)', intOpt('scenes', 2), 2)
     .option('--frames <n>', 'frames per scene', intOpt('frames', 1), 3)
+    .option('--seed <n>', 'scene seed (scene s uses seed + 1000 s)', intOpt('seed', 0), 7)
+    .option('--width <px>', 'image width (REAL275 intrinsics scaled; default 160)', intOpt('width', 16))
+    .option('--height <px>', 'image height (default width x 3/4, or 120)', intOpt('height', 16))
+    .option(
+      '--world',
+      "the model's world (table, room, palette colours, default light), as models/tiny-synth was trained on",
+    )
     .option(
       '--pickles',
       'NOCS ground truth as REAL275-style .pkl files (needs python3 with numpy); default JSON',
     )
-    .action(async (o: { out: string; scenes: number; frames: number; pickles?: boolean }) => {
-      const seqs = synthEvalSequences({ scenes: o.scenes, framesPerScene: o.frames });
-      const b = await writeSynthBop(path.join(o.out, 'bop'), seqs);
-      const n = await writeSynthNocs(path.join(o.out, 'nocs'), seqs, { pickles: o.pickles });
-      console.log(`BOP:  ${b.root} (prompts ${b.prompts})\nNOCS: ${n.root} (prompts ${n.prompts})`);
-    });
+    .action(
+      async (o: {
+        out: string;
+        scenes: number;
+        frames: number;
+        seed: number;
+        width?: number;
+        height?: number;
+        world?: boolean;
+        pickles?: boolean;
+      }) => {
+        const camera =
+          o.width === undefined && o.height === undefined
+            ? EVAL_SMALL_CAMERA
+            : scaledCamera(o.width, o.height);
+        const seqs = synthEvalSequences({
+          scenes: o.scenes,
+          framesPerScene: o.frames,
+          seed: o.seed,
+          camera,
+          world: !!o.world,
+        });
+        const b = await writeSynthBop(path.join(o.out, 'bop'), seqs);
+        const n = await writeSynthNocs(path.join(o.out, 'nocs'), seqs, { pickles: o.pickles });
+        console.log(`BOP:  ${b.root} (prompts ${b.prompts})\nNOCS: ${n.root} (prompts ${n.prompts})`);
+      },
+    );
 }

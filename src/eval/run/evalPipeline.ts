@@ -120,6 +120,17 @@ function contentGrid(f: DenseFeatures, plan: ResizePlan): DenseFeatures {
   return { data: out, gridHeight: gh, gridWidth: gw, dim: D };
 }
 
+/**
+ * Background prompts of a predicted mask, as Perceiver.segment picks them: the package's background_prompts
+ * (model.json, calibrated for that model), else DEFAULT_BACKGROUND_PROMPTS; the query itself is left out.
+ */
+export function backgroundPromptsFor(manifest: { background_prompts?: string[] }, prompt: string): string[] {
+  const q = prompt.trim().toLowerCase();
+  return (manifest.background_prompts ?? DEFAULT_BACKGROUND_PROMPTS).filter(
+    (b) => b.trim().toLowerCase() !== q,
+  );
+}
+
 /** 0/1 IoU of two masks. */
 function iou01(a: Uint8Array, b: Uint8Array): number {
   let i = 0;
@@ -185,7 +196,7 @@ export class EvalPipeline implements Pipeline {
       const { dense, plan } = await this.encode(frame);
       if (this.variant === 'predicted') {
         const qEmb = await this.perceiver.embedText(req.prompt);
-        const bg = DEFAULT_BACKGROUND_PROMPTS.filter((b) => b !== req.prompt.toLowerCase());
+        const bg = backgroundPromptsFor(this.perceiver.manifest, req.prompt);
         const D = this.perceiver.manifest.feature_dim;
         const bgEmb = new Float32Array(bg.length * D);
         for (let i = 0; i < bg.length; i++) bgEmb.set(await this.perceiver.embedText(bg[i]), i * D);
