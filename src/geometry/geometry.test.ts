@@ -167,6 +167,29 @@ describe('KdTree', () => {
     }
   });
 
+  it('nearestWithin finds the nearest point inside the radius (inclusive) and -1 beyond it', () => {
+    const rng = new SeededRng(11);
+    const pts = new Float32Array(3 * 500).map(() => rng.next());
+    const tree = new KdTree(pts);
+    for (let t = 0; t < 50; t++) {
+      const q = [rng.next() * 1.4 - 0.2, rng.next() * 1.4 - 0.2, rng.next() * 1.4 - 0.2];
+      const [d2, i] = brute(pts, q, 1)[0];
+      const r = 0.02 + 0.1 * rng.next();
+      const j = tree.nearestWithin(q[0], q[1], q[2], r);
+      if (d2 <= r * r) {
+        expect(j).toBe(i);
+        expect(tree.lastDist2).toBeCloseTo(d2, 9);
+      } else {
+        expect(j).toBe(-1);
+        expect(tree.lastDist2).toBe(Infinity);
+      }
+    }
+    // exactly on the radius counts
+    const one = new KdTree(new Float32Array([0.5, 0, 0]));
+    expect(one.nearestWithin(0, 0, 0, 0.5)).toBe(0);
+    expect(one.nearestWithin(0, 0, 0, 0.49)).toBe(-1);
+  });
+
   it('skips NaN points', () => {
     const tree = new KdTree(new Float32Array([NaN, 0, 0, 1, 1, 1]));
     expect(tree.size).toBe(1);

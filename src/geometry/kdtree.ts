@@ -233,7 +233,7 @@ export class KdTree {
    * Depth-first kNN search with an explicit stack, pruned by incremental cell distances (Arya & Mount): each
    * stacked far child carries the squared distance from the query to its cell and the per-axis offsets.
    */
-  private knnSearchFrom(): void {
+  private knnSearchFrom(bound = Infinity): void {
     const d = this.data;
     const k = this.k;
     const bd = this.bestD;
@@ -250,7 +250,8 @@ export class KdTree {
     const sRd = this.stackRd;
     const sOff = this.stackOff;
     let found = 0;
-    let worst = Infinity;
+    // a finite bound prunes as if k points at that distance were already found (nearestWithin)
+    let worst = bound;
     let sp = 0;
     sNode[0] = 0;
     sRd[0] = 0;
@@ -351,8 +352,27 @@ export class KdTree {
     this.lastDist2 = this.bestD[0];
     return this.idx[this.bestI[0]];
   }
-  /** Squared distance of the last `nearest` call. */
+  /** Squared distance of the last `nearest` / `nearestWithin` call (Infinity when none was found). */
   lastDist2 = Infinity;
+
+  /**
+   * Nearest neighbour within `maxDistM` (inclusive), or -1: the bound prunes the search from the start, which
+   * makes far queries (ICP correspondences of a wrong hypothesis) cheap.
+   */
+  nearestWithin(x: number, y: number, z: number, maxDistM: number): number {
+    this.lastDist2 = Infinity;
+    if (this.size === 0 || !(maxDistM > 0)) return -1;
+    this.ensureK(1);
+    this.qx = x;
+    this.qy = y;
+    this.qz = z;
+    this.k = 1;
+    const r2 = maxDistM * maxDistM;
+    this.knnSearchFrom(r2 * (1 + 1e-12)); // the search skips dist >= bound; keep dist == r2
+    if (this.found === 0 || this.bestD[0] > r2) return -1;
+    this.lastDist2 = this.bestD[0];
+    return this.idx[this.bestI[0]];
+  }
 
   /** kNN for every query point (interleaved xyz). Missing neighbours are -1 / Infinity. */
   knnSearch(queries: Float32Array, k: number): { indices: Int32Array; distances2: Float32Array } {

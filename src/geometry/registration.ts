@@ -490,7 +490,7 @@ export function registrationIcp(
   const maxIt = options.maxIterations ?? 30;
   const relF = options.relativeFitness ?? 1e-6;
   const relR = options.relativeRmse ?? 1e-6;
-  const maxD2 = options.maxCorrespondenceDistanceM ** 2;
+  const maxD = options.maxCorrespondenceDistanceM;
   const sp = source.points;
   const tp = target.points;
   const tn = target.normals;
@@ -518,8 +518,8 @@ export function registrationIcp(
       const X = R[0] * x + R[1] * y + R[2] * z + t[0];
       const Y = R[3] * x + R[4] * y + R[5] * z + t[1];
       const Z = R[6] * x + R[7] * y + R[8] * z + t[2];
-      const j = tree.nearest(X, Y, Z);
-      if (j < 0 || tree.lastDist2 > maxD2) continue;
+      const j = tree.nearestWithin(X, Y, Z, maxD);
+      if (j < 0) continue;
       if (tn && !(tn[3 * j] - tn[3 * j] === 0) && method === 'point-to-plane') continue;
       tx[3 * m] = X;
       tx[3 * m + 1] = Y;
