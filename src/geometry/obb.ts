@@ -151,7 +151,7 @@ export function orientedBoundingBox(points: ArrayLike<number>): OrientedBox {
   const step = Math.max(1, Math.floor(n / HULL_SAMPLE));
   let sample: ArrayLike<number> = points;
   if (step > 1) {
-    const sub = new Float64Array(3 * Math.ceil(n / step));
+    const sub = new Float32Array(3 * Math.ceil(n / step)); // same element type as cloud points: monomorphic loads
     let k = 0;
     for (let i = 0; i < n; i += step) {
       sub[k++] = points[3 * i];
