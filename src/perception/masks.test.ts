@@ -113,6 +113,114 @@ describe('connectedComponents vs a flood-fill reference', () => {
   });
 });
 
+describe('connectedComponents on word-aligned blocky masks (4-pixel fast path)', () => {
+  it('matches the flood-fill reference with long empty and full stretches, values 1 and 255', () => {
+    let seed = 777;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32;
+    for (let t = 0; t < 20; t++) {
+      const w = 4 * (4 + Math.floor(rnd() * 20));
+      const h = 8 + Math.floor(rnd() * 30);
+      const m = new Uint8Array(w * h);
+      for (let r = 0; r < 6; r++) {
+        const x0 = Math.floor(rnd() * w);
+        const y0 = Math.floor(rnd() * h);
+        const x1 = Math.min(w, x0 + 1 + Math.floor(rnd() * w * 0.6));
+        const y1 = Math.min(h, y0 + 1 + Math.floor(rnd() * h * 0.6));
+        const v = t % 2 ? 255 : 1;
+        for (let y = y0; y < y1; y++) m.fill(v, y * w + x0, y * w + x1);
+      }
+      for (const conn of [4, 8] as const) {
+        const ref = floodFillReference(m, w, h, conn);
+        const { labels, components } = connectedComponents(m, w, h, 1, conn);
+        expect(components.length).toBe(ref.length);
+        ref.forEach((comp, k) => {
+          expect(comp.every((p) => labels[p] === components[k].label)).toBe(true);
+          expect(components[k].areaPx).toBe(comp.length);
+        });
+      }
+    }
+  });
+});
+
+describe('masksFromDenseFeatures block shortcut', () => {
+  it('gives the same masks as the per-pixel rule on upsampled maps (random and piecewise features)', () => {
+    let seed = 99;
+    const rnd = () => (seed = (seed * 1103515245 + 12345) >>> 0) / 2 ** 32 - 0.5;
+    const D = 16;
+    const unit = (v: Float32Array) => {
+      const n = Math.hypot(...v);
+      return v.map((x) => x / n);
+    };
+    for (const [W, H, gh, gw, piecewise, B, thr, scale] of [
+      [64, 48, 6, 8, true, 2, 0.3, 20],
+      [64, 48, 6, 8, false, 2, 0.3, 20],
+      [50, 37, 5, 7, true, 0, 0.5, 20],
+      [80, 60, 4, 4, true, 1, 0.05, 20],
+      [96, 72, 6, 8, true, 2, 0.3, 3],
+      [96, 72, 6, 8, false, 1, 0.26, 3],
+    ] as const) {
+      const plan = planResize(W, H, { policy: 'fixed', inputSize: [gh * 16, gw * 16], patchSize: 16 });
+      const protos = [0, 1, 2, 3].map(() => unit(new Float32Array(D).map(rnd)));
+      const data = new Float32Array(gh * gw * D);
+      for (let p = 0; p < gh * gw; p++)
+        data.set(
+          piecewise ? protos[(p * 7) % 11 < 4 ? (p * 7) % 11 : 3] : unit(new Float32Array(D).map(rnd)),
+          p * D,
+        );
+      const q = new Float32Array(3 * D);
+      [0, 1, 2].forEach((k) => q.set(protos[k], k * D));
+      const bg = new Float32Array(B * D);
+      for (let k = 0; k < B; k++) bg.set(protos[3], k * D);
+      const res = masksFromDenseFeatures(
+        { data, gridHeight: gh, gridWidth: gw, dim: D },
+        ['a', 'b', 'c'],
+        q,
+        bg,
+        scale,
+        plan,
+        {
+          threshold: thr,
+          minAreaPx: 1,
+        },
+      );
+      // reference: the documented per-pixel rule on full-resolution maps
+      const C = 3 + B;
+      const text = new Float32Array(C * D);
+      text.set(q, 0);
+      text.set(bg, 3 * D);
+      const probs = softmaxClasses(
+        similarityLogits({ data, gridHeight: gh, gridWidth: gw, dim: D }, text, C, scale),
+        C,
+      );
+      const P = gh * gw;
+      const up = [0, 1, 2].map((k) => upsampleToFrame(probs.slice(k * P, (k + 1) * P), plan));
+      const bgMax = new Float32Array(P);
+      for (let c = 3; c < C; c++) for (let p = 0; p < P; p++) bgMax[p] = Math.max(bgMax[p], probs[c * P + p]);
+      const bgUp = upsampleToFrame(bgMax, plan);
+      let inside = 0;
+      for (let i = 0; i < W * H; i++) {
+        let best = B > 0 ? bgUp[i] : 0;
+        let win = -1;
+        for (let k = 0; k < 3; k++) {
+          if (win < 0 ? up[k][i] >= best : up[k][i] > best) {
+            best = up[k][i];
+            win = k;
+          }
+        }
+        for (let k = 0; k < 3; k++) {
+          const want = win === k && best >= thr ? 1 : 0;
+          if (res.masks[k][i] !== want)
+            throw new Error(
+              `pixel ${i} query ${k}: ${res.masks[k][i]} != ${want} (case ${W}x${H}, scale ${scale})`,
+            );
+          inside += want;
+        }
+      }
+      expect(inside).toBeGreaterThan(0);
+    }
+  });
+});
+
 describe('masksFromDenseFeatures (synthetic features with a known answer)', () => {
   it('recovers the region whose features match each query (IoU > 0.9) and leaves background empty', () => {
     // 8x8 grid, D = 4: a "mug" block at grid x 1..3, y 1..4, a "box" block at x 4..6, y 5..7, background elsewhere.

@@ -233,6 +233,11 @@ export function labelRuns(
     return x;
   };
   const slack = connectivity === 8 ? 1 : 0;
+  // a 0/1 mask whose rows start on 4-byte boundaries is also read 4 pixels at a time (empty or full words)
+  const words =
+    mask.byteOffset % 4 === 0 && width % 4 === 0
+      ? new Uint32Array(mask.buffer, mask.byteOffset, n >> 2)
+      : null;
   let nRuns = 0;
   let prevFirst = 0;
   let prevLast = 0; // runs of the previous row: [prevFirst, prevLast)
@@ -242,11 +247,20 @@ export function labelRuns(
     let j = prevFirst;
     for (let x = 0; x < width;) {
       if (!mask[off + x]) {
-        x++;
+        if (words && (x & 3) === 0) {
+          // skip empty stretches 4 pixels per read
+          let wi = (off + x) >> 2;
+          const we = (off + width) >> 2;
+          while (wi < we && words[wi] === 0) wi++;
+          x = wi === (off + x) >> 2 ? x + 1 : (wi << 2) - off;
+        } else x++;
         continue;
       }
       const s0 = x;
-      while (x < width && mask[off + x]) x++;
+      while (x < width && mask[off + x]) {
+        if (words && (x & 3) === 0 && x + 4 <= width && words[(off + x) >> 2] === 0x01010101) x += 4;
+        else x++;
+      }
       const r = nRuns++;
       rStart[r] = s0;
       rEnd[r] = x;
@@ -398,8 +412,9 @@ export function masksFromDenseFeatures(
   // the best background prompt per grid cell, upsampled along x only: its frame rows are lerped on the fly in
   // the winner pass below (the same arithmetic as upsampleToFrame, rounded to float32 like a stored map)
   let bgRows: Float32Array | null = null;
+  let bgGrid: Float32Array | null = null;
   if (B > 0) {
-    const bgMax = new Float32Array(P);
+    const bgMax = (bgGrid = new Float32Array(P));
     for (let c = Q; c < C; c++) for (let p = 0; p < P; p++) bgMax[p] = Math.max(bgMax[p], probs[c * P + p]);
     bgRows = new Float32Array(plan.gridHeight * W);
     const gw = plan.gridWidth;
@@ -421,12 +436,13 @@ export function masksFromDenseFeatures(
   const maps = present.map((q) => scoreMaps[q]);
   const outMasks = present.map((q) => masks[q]);
   const nP = present.length;
-  for (let y = 0; y < H && nP > 0; y++) {
+  // Per pixel (the reference rule):
+  const pixelWinner = (y: number, xs: number, xe: number): void => {
     const r0 = taps.y0[y] * W;
     const r1 = taps.y1[y] * W;
     const fy = taps.fy[y];
     const o = y * W;
-    for (let x = 0; x < W; x++) {
+    for (let x = xs; x < xe; x++) {
       const i = o + x;
       let best = 0;
       if (bgRows) {
@@ -442,6 +458,79 @@ export function masksFromDenseFeatures(
         }
       }
       if (win >= 0 && best >= threshold) outMasks[win][i] = 1;
+    }
+  };
+  // Block shortcut: inside the frame block between four grid-cell centres every map is bilinear in the pixel
+  // position, and so is the difference of two maps, whose extremes over the block are then at its corners. So
+  // when one query beats the background, every other query and the threshold at all four corners (by a margin
+  // far above float rounding), it wins the whole block; when no query can win at any corner the block is empty.
+  // Only the remaining blocks are decided per pixel; the result is the same mask.
+  const EPS = 1e-5;
+  const gw = plan.gridWidth;
+  const grids = present.map((q) => gridScores[q]);
+  const segs = (i0: Int32Array, i1: Int32Array, n: number): number[] => {
+    const out: number[] = []; // [start, end, cell0, cell1] per run of pixels sharing their two cells
+    for (let a = 0; a < n;) {
+      let e = a + 1;
+      while (e < n && i0[e] === i0[a] && i1[e] === i1[a]) e++;
+      out.push(a, e, i0[a], i1[a]);
+      a = e;
+    }
+    return out;
+  };
+  const xSeg = segs(taps.x0, taps.x1, W);
+  const ySeg = segs(taps.y0, taps.y1, H);
+  const corner = new Int32Array(4);
+  for (let sy = 0; sy < ySeg.length && nP > 0; sy += 4) {
+    const ys = ySeg[sy];
+    const ye = ySeg[sy + 1];
+    for (let sx = 0; sx < xSeg.length; sx += 4) {
+      const xs = xSeg[sx];
+      const xe = xSeg[sx + 1];
+      corner[0] = ySeg[sy + 2] * gw + xSeg[sx + 2];
+      corner[1] = ySeg[sy + 2] * gw + xSeg[sx + 3];
+      corner[2] = ySeg[sy + 3] * gw + xSeg[sx + 2];
+      corner[3] = ySeg[sy + 3] * gw + xSeg[sx + 3];
+      // the query that would win at the first corner, by the per-pixel rule on grid values
+      let k0 = -1;
+      let bv = bgGrid ? bgGrid[corner[0]] : 0;
+      for (let k = 0; k < nP; k++) {
+        const v = grids[k][corner[0]];
+        if (k0 < 0 ? v >= bv : v > bv) {
+          bv = v;
+          k0 = k;
+        }
+      }
+      let uniform = k0 >= 0;
+      let empty = true;
+      for (let c = 0; c < 4 && (uniform || empty); c++) {
+        const g = corner[c];
+        const bg = bgGrid ? bgGrid[g] : 0;
+        if (uniform) {
+          const v = grids[k0][g];
+          if (!(v - bg > EPS && v - threshold > EPS)) uniform = false;
+          for (let k = 0; k < nP && uniform; k++) if (k !== k0 && !(v - grids[k][g] > EPS)) uniform = false;
+        }
+      }
+      if (!uniform) {
+        // empty when every query is below the threshold at all corners or under the background at all corners
+        for (let k = 0; k < nP && empty; k++) {
+          let below = true;
+          let under = true;
+          for (let c = 0; c < 4; c++) {
+            const v = grids[k][corner[c]];
+            if (!(threshold - v > EPS)) below = false;
+            if (!((bgGrid ? bgGrid[corner[c]] : 0) - v > EPS)) under = false;
+          }
+          if (!below && !under) empty = false;
+        }
+      } else empty = false;
+      if (uniform) {
+        const m = outMasks[k0];
+        for (let y = ys; y < ye; y++) m.fill(1, y * W + xs, y * W + xe);
+      } else if (!empty) {
+        for (let y = ys; y < ye; y++) pixelWinner(y, xs, xe);
+      }
     }
   }
   for (let q = 0; q < Q; q++) {
