@@ -35,8 +35,9 @@ export interface PreparedModel {
   centroidM: Float64Array;
   fpfhMaxNeighbors: number;
   /**
-   * The coarser level used for global registration (FPFH + RANSAC): the model down-sampled at `voxelM`, with
-   * normals, FPFH and a kd-tree. ICP then refines at the fine voxel.
+   * The coarser level used for global registration (FPFH + RANSAC): the model down-sampled at `global.voxelM`,
+   * with normals, FPFH and a kd-tree (the fine level itself when that voxel is not coarser). ICP refines at
+   * `voxelM`.
    */
   global: { voxelM: number; cloud: PointCloud; fpfh: Float32Array; tree: KdTree };
   symmetries?: ModelSymmetries;
@@ -201,17 +202,14 @@ export function estimateModelPose(
     let forceFlips = false;
     // the global level: FPFH + RANSAC on the scene down-sampled at the model's global voxel (scene normals are
     // only needed here: point-to-plane ICP uses the model's normals)
-    const g = model.global;
-    const gCloud = g.voxelM > v ? voxelDownSample(down, g.voxelM).cloud : { points: down.points };
-    const gm = pointCount(gCloud);
-    if (!options.initialPose && gm < 3) {
-      return noPose(
-        'model',
-        'too-few-points',
-        `${gm} points at the ${(g.voxelM * 1000).toFixed(1)} mm global voxel (< 3)`,
-        t0,
-      );
+    // a view too small for the global voxel (fewer than minPoints there) is registered at the fine one
+    let g = model.global;
+    let gCloud: PointCloud = g.voxelM > v ? voxelDownSample(down, g.voxelM).cloud : { points: down.points };
+    if (pointCount(gCloud) < (options.minPoints ?? 15)) {
+      g = { voxelM: v, cloud: model.cloud, fpfh: model.fpfh, tree: model.tree };
+      gCloud = { points: down.points };
     }
+    const gm = pointCount(gCloud);
     if (options.initialPose) {
       hypotheses.push(poseInverse(options.initialPose));
     } else {

@@ -168,6 +168,19 @@ describe('model-mode pose (synthetic)', () => {
     expect(ok).toBeGreaterThanOrEqual(trials - 1);
   });
 
+  it('registers at the fine voxel when the view has too few points at the global voxel', () => {
+    const r2 = new SeededRng(5);
+    const pts = curvedObject(r2, 5000);
+    // a global voxel of three diameters leaves one or two points: global registration must fall back
+    const coarse = prepareObjectModel({ name: 'duck', pointsM: pts }, { globalVoxelM: 3 * model.diameterM });
+    expect(coarse.global.voxelM).toBeGreaterThan(coarse.voxelM);
+    const gt = { ...randomPose(r2, Math.PI, 0.02) };
+    gt.tM[2] += 0.6;
+    const r = estimateModelPose({ points: transformPoints(curvedObject(r2, 5000), gt) }, coarse, { seed: 3 });
+    expect(r.ok).toBe(true);
+    if (r.ok) expect(addsError(r.pose, gt, coarse.cloud.points)).toBeLessThan(0.1 * coarse.diameterM);
+  });
+
   it('returns typed no-pose results for empty and degenerate clouds', () => {
     const e = estimateModelPose({ points: new Float32Array(0) }, model);
     expect(e.ok === false && e.reason).toBe('empty-input');
