@@ -1,5 +1,6 @@
 import { GeometryInputError, requirePositive } from './errors';
 import { KdTree } from './kdtree';
+import { rowDotProducts } from './linalg';
 import { pointCount, type PointCloud } from './pointcloud';
 
 /** FPFH descriptor length (3 x 11 bins). */
@@ -200,7 +201,7 @@ function rowNorms2(f: Float32Array, dim: number): Float64Array {
 /**
  * Exact nearest rows in both directions from one pass over all pairs: ab[i] = the row of b nearest to a[i],
  * ba[j] = the row of a nearest to b[j] (-1 when the other side is empty). Distances are |a|^2 + |b|^2 - 2 a.b
- * (l2) or -a.b (cosine, rows already normalised), with the dot products computed two rows by two at a time.
+ * (l2) or -a.b (cosine, rows already normalised), from {@link rowDotProducts}.
  */
 export function nearestRowsBothWays(
   a: Float32Array,
@@ -217,44 +218,18 @@ export function nearestRowsBothWays(
   const a2 = cosine ? new Float64Array(na) : rowNorms2(a, dim);
   const b2 = cosine ? new Float64Array(nb) : rowNorms2(b, dim);
   const g = cosine ? 1 : 2;
-  const update = (i: number, j: number, dot: number): void => {
-    const d = a2[i] + b2[j] - g * dot;
-    if (d < bestA[i]) {
-      bestA[i] = d;
-      ab[i] = j;
-    }
-    if (d < bestB[j]) {
-      bestB[j] = d;
-      ba[j] = i;
-    }
-  };
-  for (let i = 0; i < na; i += 2) {
-    const i1 = i + 1 < na ? i + 1 : i;
-    const ao0 = i * dim;
-    const ao1 = i1 * dim;
-    for (let j = 0; j < nb; j += 2) {
-      const j1 = j + 1 < nb ? j + 1 : j;
-      const bo0 = j * dim;
-      const bo1 = j1 * dim;
-      let s00 = 0;
-      let s01 = 0;
-      let s10 = 0;
-      let s11 = 0;
-      for (let k = 0; k < dim; k++) {
-        const x0 = a[ao0 + k];
-        const x1 = a[ao1 + k];
-        const y0 = b[bo0 + k];
-        const y1 = b[bo1 + k];
-        s00 += x0 * y0;
-        s01 += x0 * y1;
-        s10 += x1 * y0;
-        s11 += x1 * y1;
+  const dots = rowDotProducts(a, b, dim);
+  for (let i = 0; i < na; i++) {
+    const o = i * nb;
+    for (let j = 0; j < nb; j++) {
+      const d = a2[i] + b2[j] - g * dots[o + j];
+      if (d < bestA[i]) {
+        bestA[i] = d;
+        ab[i] = j;
       }
-      update(i, j, s00);
-      if (j1 !== j) update(i, j1, s01);
-      if (i1 !== i) {
-        update(i1, j, s10);
-        if (j1 !== j) update(i1, j1, s11);
+      if (d < bestB[j]) {
+        bestB[j] = d;
+        ba[j] = i;
       }
     }
   }

@@ -304,3 +304,49 @@ export function solveLinear(A: Float64Array, b: Float64Array, n: number): Float6
   }
   return x;
 }
+
+/**
+ * Dot products of every row of `a` [na, dim] with every row of `b` [nb, dim]: out[i * nb + j] = a_i . b_j, in
+ * float64. Two rows by two rows per pass over dim, so four products share each load. Pass `out` (length >=
+ * na * nb) to reuse a buffer.
+ */
+export function rowDotProducts(
+  a: Float32Array,
+  b: Float32Array,
+  dim: number,
+  out?: Float64Array,
+): Float64Array {
+  const na = a.length / dim;
+  const nb = b.length / dim;
+  const res = out && out.length >= na * nb ? out : new Float64Array(na * nb);
+  for (let i = 0; i < na; i += 2) {
+    const i1 = i + 1 < na ? i + 1 : i;
+    const ao0 = i * dim;
+    const ao1 = i1 * dim;
+    for (let j = 0; j < nb; j += 2) {
+      const j1 = j + 1 < nb ? j + 1 : j;
+      const bo0 = j * dim;
+      const bo1 = j1 * dim;
+      let s00 = 0;
+      let s01 = 0;
+      let s10 = 0;
+      let s11 = 0;
+      for (let k = 0; k < dim; k++) {
+        const x0 = a[ao0 + k];
+        const x1 = a[ao1 + k];
+        const y0 = b[bo0 + k];
+        const y1 = b[bo1 + k];
+        s00 += x0 * y0;
+        s01 += x0 * y1;
+        s10 += x1 * y0;
+        s11 += x1 * y1;
+      }
+      // on an odd last row or column, i1 = i / j1 = j and the duplicate writes carry the same value
+      res[i * nb + j] = s00;
+      res[i * nb + j1] = s01;
+      res[i1 * nb + j] = s10;
+      res[i1 * nb + j1] = s11;
+    }
+  }
+  return res;
+}

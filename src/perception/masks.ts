@@ -6,6 +6,7 @@
  */
 import { PerceptionInputError } from './errors';
 import type { ResizePlan } from './preprocess';
+import { rowDotProducts } from '../geometry/linalg';
 
 /** Dense feature map [h, w, D] row-major (one image), L2-normalised along D. */
 export interface DenseFeatures {
@@ -40,36 +41,9 @@ export function similarityLogits(
     );
   }
   const out = new Float32Array(nClasses * P);
-  const fd = f.data;
-  // two pixels x two classes per pass over D: four dot products share each load
-  for (let p = 0; p < P; p += 2) {
-    const p1 = p + 1 < P ? p + 1 : p;
-    const fa = p * D;
-    const fb = p1 * D;
-    for (let c = 0; c < nClasses; c += 2) {
-      const c1 = c + 1 < nClasses ? c + 1 : c;
-      const ta = c * D;
-      const tb = c1 * D;
-      let s00 = 0;
-      let s01 = 0;
-      let s10 = 0;
-      let s11 = 0;
-      for (let d = 0; d < D; d++) {
-        const x0 = fd[fa + d];
-        const x1 = fd[fb + d];
-        const y0 = text[ta + d];
-        const y1 = text[tb + d];
-        s00 += x0 * y0;
-        s01 += x0 * y1;
-        s10 += x1 * y0;
-        s11 += x1 * y1;
-      }
-      out[c * P + p] = s00 * scale;
-      out[c1 * P + p] = s01 * scale;
-      out[c * P + p1] = s10 * scale;
-      out[c1 * P + p1] = s11 * scale;
-    }
-  }
+  const dots = rowDotProducts(f.data, text, D); // [P, C]
+  for (let p = 0; p < P; p++)
+    for (let c = 0; c < nClasses; c++) out[c * P + p] = dots[p * nClasses + c] * scale;
   return out;
 }
 
@@ -126,6 +100,32 @@ export function upsampleTaps(plan: ResizePlan): UpsampleTaps {
 }
 
 /**
+ * The first, horizontal pass of {@link upsampleToFrame}: every grid row of `grid` [gh*gw] lerped to the frame
+ * width, [gh*srcW]. `rowScratch` (gh*srcW) may be passed to avoid an allocation.
+ */
+export function upsampleRows(
+  grid: Float32Array,
+  plan: ResizePlan,
+  taps: UpsampleTaps,
+  rowScratch?: Float32Array,
+): Float32Array {
+  const W = plan.srcWidth;
+  const gw = plan.gridWidth;
+  const gh = plan.gridHeight;
+  const rows = rowScratch && rowScratch.length >= gh * W ? rowScratch : new Float32Array(gh * W);
+  const { x0, x1, fx } = taps;
+  for (let gy = 0; gy < gh; gy++) {
+    const g = gy * gw;
+    const o = gy * W;
+    for (let x = 0; x < W; x++) {
+      const a = grid[g + x0[x]];
+      rows[o + x] = a + (grid[g + x1[x]] - a) * fx[x];
+    }
+  }
+  return rows;
+}
+
+/**
  * Bilinear upsampling of one grid map [gh*gw] to the frame [srcH*srcW]: first along x for every grid row, then a
  * lerp between two of those rows per frame row. `rowScratch` (gh*srcW) may be passed to avoid an allocation.
  */
@@ -138,19 +138,8 @@ export function upsampleToFrame(
 ): Float32Array {
   const W = plan.srcWidth;
   const H = plan.srcHeight;
-  const gw = plan.gridWidth;
-  const gh = plan.gridHeight;
   const dst = out ?? new Float32Array(W * H);
-  const rows = rowScratch && rowScratch.length >= gh * W ? rowScratch : new Float32Array(gh * W);
-  const { x0, x1, fx } = taps;
-  for (let gy = 0; gy < gh; gy++) {
-    const g = gy * gw;
-    const o = gy * W;
-    for (let x = 0; x < W; x++) {
-      const a = grid[g + x0[x]];
-      rows[o + x] = a + (grid[g + x1[x]] - a) * fx[x];
-    }
-  }
+  const rows = upsampleRows(grid, plan, taps, rowScratch);
   for (let y = 0; y < H; y++) {
     const r0 = taps.y0[y] * W;
     const r1 = taps.y1[y] * W;
@@ -416,16 +405,7 @@ export function masksFromDenseFeatures(
   if (B > 0) {
     const bgMax = (bgGrid = new Float32Array(P));
     for (let c = Q; c < C; c++) for (let p = 0; p < P; p++) bgMax[p] = Math.max(bgMax[p], probs[c * P + p]);
-    bgRows = new Float32Array(plan.gridHeight * W);
-    const gw = plan.gridWidth;
-    for (let gy = 0; gy < plan.gridHeight; gy++) {
-      const g = gy * gw;
-      const o = gy * W;
-      for (let x = 0; x < W; x++) {
-        const a = bgMax[g + taps.x0[x]];
-        bgRows[o + x] = a + (bgMax[g + taps.x1[x]] - a) * taps.fx[x];
-      }
-    }
+    bgRows = upsampleRows(bgMax, plan, taps);
   }
   const masks: Uint8Array[] = scoreMaps.map(() => new Uint8Array(W * H));
   const instances2d: Instance2d[] = [];
