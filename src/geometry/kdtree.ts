@@ -156,36 +156,40 @@ export class KdTree {
   /** Partitions points start..end-1 in place: coordinate < pivot first. Returns the first index >= pivot. */
   private partition(start: number, end: number, dim: number, pivot: number): number {
     const d = this.data;
-    const idx = this.idx;
     let i = start;
     let j = end - 1;
     for (;;) {
       while (i <= j && d[3 * i + dim] < pivot) i++;
       while (i <= j && !(d[3 * j + dim] < pivot)) j--;
       if (i >= j) return i;
-      const pi = 3 * i;
-      const pj = 3 * j;
-      let t = d[pi];
-      d[pi] = d[pj];
-      d[pj] = t;
-      t = d[pi + 1];
-      d[pi + 1] = d[pj + 1];
-      d[pj + 1] = t;
-      t = d[pi + 2];
-      d[pi + 2] = d[pj + 2];
-      d[pj + 2] = t;
-      const ti = idx[i];
-      idx[i] = idx[j];
-      idx[j] = ti;
+      this.swapPoints(i, j);
       i++;
       j--;
     }
   }
 
+  /** Swaps points i and j (xyz and original index). */
+  private swapPoints(i: number, j: number): void {
+    const d = this.data;
+    const pi = 3 * i;
+    const pj = 3 * j;
+    let t = d[pi];
+    d[pi] = d[pj];
+    d[pj] = t;
+    t = d[pi + 1];
+    d[pi + 1] = d[pj + 1];
+    d[pj + 1] = t;
+    t = d[pi + 2];
+    d[pi + 2] = d[pj + 2];
+    d[pj + 2] = t;
+    const ti = this.idx[i];
+    this.idx[i] = this.idx[j];
+    this.idx[j] = ti;
+  }
+
   /** Quickselect on points lo..hi (in place, xyz and idx together) so point k is the k-th smallest along dim. */
   private select(lo: number, hi: number, k: number, dim: number): void {
     const d = this.data;
-    const idx = this.idx;
     while (hi > lo) {
       // median of three pivot
       const a = d[3 * lo + dim];
@@ -198,20 +202,7 @@ export class KdTree {
         while (d[3 * i + dim] < pivot) i++;
         while (d[3 * j + dim] > pivot) j--;
         if (i <= j) {
-          const pi = 3 * i;
-          const pj = 3 * j;
-          let t = d[pi];
-          d[pi] = d[pj];
-          d[pj] = t;
-          t = d[pi + 1];
-          d[pi + 1] = d[pj + 1];
-          d[pj + 1] = t;
-          t = d[pi + 2];
-          d[pi + 2] = d[pj + 2];
-          d[pj + 2] = t;
-          const ti = idx[i];
-          idx[i] = idx[j];
-          idx[j] = ti;
+          this.swapPoints(i, j);
           i++;
           j--;
         }
