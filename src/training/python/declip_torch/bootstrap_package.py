@@ -241,10 +241,10 @@ def write_report(run: str, model_out: str, timing: Optional[str] = None) -> Dict
         a("")
         a("Seeded and deterministic on one machine (same data bytes, same loss sequence); another BLAS / thread "
           "count / device changes float rounding, so a rerun matches these metrics within noise, not bit for bit. "
-          "Where torch uses the reference BLAS (Debian's default), the bootstrap and the distillation route linear "
-          "layers through oneDNN 1x1 convolutions (`declip_torch.bootstrap_fastcpu`, ~20x faster there); with "
-          "OpenBLAS (`apt install libopenblas0-pthread`, installed on this machine during the run) torch's own "
-          "path is used.")
+          "On CPU the bootstrap and the distillation route linear layers through oneDNN 1x1 convolutions "
+          "(`declip_torch.bootstrap_fastcpu`: forward and both backward products) when a short probe at start "
+          "finds that faster than torch's own path: ~20x with the reference BLAS (Debian's default), ~1.5x with "
+          "OpenBLAS (`apt install libopenblas0-pthread`).")
         a("")
     with open(os.path.join(model_out, "REPORT.md"), "w", encoding="utf-8") as f:
         f.write("\n".join(lines))

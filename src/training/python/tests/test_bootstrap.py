@@ -112,6 +112,12 @@ def test_conv_linear_equals_linear_values_and_grads():
         assert torch.allclose(a, c, atol=1e-4)
     xd = torch.randn(2, 12, dtype=torch.float64)
     assert bootstrap_fastcpu.conv_linear(xd, w.double()).dtype == torch.float64  # falls back
+    # no bias, frozen weight (the distillation's frozen teacher): only the input gradient is asked for
+    wf = w.detach()
+    y1 = bootstrap_fastcpu.conv_linear(x, wf)
+    (gx1,) = torch.autograd.grad(y1.square().sum(), (x,))
+    (gx0,) = torch.autograd.grad(bootstrap_fastcpu._ORIGINAL(x, wf).square().sum(), (x,))
+    assert torch.allclose(gx1, gx0, atol=1e-4)
 
 
 def test_install_and_uninstall_patch_functional_linear():
