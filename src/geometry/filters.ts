@@ -108,20 +108,20 @@ export function removeStatisticalOutliers(
   const n = pointCount(cloud);
   const t = tree ?? new KdTree(cloud.points);
   const k = Math.floor(nbNeighbors) + 1; // includes the point itself
-  const ti = new Int32Array(k);
-  const td = new Float64Array(k);
   const meanDist = new Float64Array(n).fill(NaN);
   let sum = 0;
   let sum2 = 0;
   let valid = 0;
   const p = cloud.points;
+  // one batch query of the cloud against itself (the grid path for large clouds); non-finite points get none
+  const nb = t.knnSearch(p, k);
+  const nd = nb.distances2;
   for (let i = 0; i < n; i++) {
-    const x = p[3 * i];
-    if (!(x - x === 0)) continue;
-    const f = t.knn(x, p[3 * i + 1], p[3 * i + 2], k, ti, td);
+    let f = 0;
+    while (f < k && nb.indices[i * k + f] >= 0) f++;
     if (f < 2) continue;
     let s = 0;
-    for (let j = 1; j < f; j++) s += Math.sqrt(td[j]);
+    for (let j = 1; j < f; j++) s += Math.sqrt(nd[i * k + j]);
     const md = s / (f - 1);
     meanDist[i] = md;
     sum += md;

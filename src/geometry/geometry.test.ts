@@ -167,6 +167,69 @@ describe('KdTree', () => {
     }
   });
 
+  it('knnSearch on large batches (the grid path) matches knn and brute force: uniform, surface, clustered, gaps, outside and NaN queries', () => {
+    const rng = new SeededRng(21);
+    const n = 6000;
+    const clouds: Record<string, Float32Array> = {
+      cube: new Float32Array(3 * n).map(() => rng.next()),
+      // a curved surface (a 2D manifold: the 3D grid is mostly empty) and a plane with the density varying 100x
+      surface: new Float32Array(3 * n).map((_, i, a) =>
+        i % 3 === 2 ? 0.1 * Math.sin(6 * a[i - 2]) : rng.next(),
+      ),
+      ramp: new Float32Array(3 * n).map((_, i) =>
+        i % 3 === 2 ? 0 : i % 3 === 0 ? rng.next() ** 3 : rng.next(),
+      ),
+      // dense clusters far apart: most cells empty, many queries far from the sample's scale
+      clusters: new Float32Array(3 * n).map((_, i) => 0.3 * (Math.floor(i / 3) % 5) + 0.01 * rng.next()),
+      // ties: points on a 12^3 lattice
+      lattice: new Float32Array(3 * n).map(() => Math.floor(rng.next() * 12) / 12),
+    };
+    const k = 10;
+    const ti = new Int32Array(k);
+    const td = new Float64Array(k);
+    let checked = 0;
+    for (const [name, pts] of Object.entries(clouds)) {
+      const tree = new KdTree(pts);
+      // the cloud itself, plus free queries: inside, far outside the box, and non-finite
+      const nq = n + 300;
+      const queries = new Float32Array(3 * nq);
+      queries.set(pts);
+      for (let q = n; q < nq; q++) {
+        for (let a = 0; a < 3; a++) queries[3 * q + a] = q % 3 === 0 ? 3 * rng.next() - 1 : rng.next();
+      }
+      queries[3 * (nq - 1)] = NaN;
+      const res = tree.knnSearch(queries, k);
+      for (let q = 0; q < nq - 1; q++) {
+        expect(tree.knn(queries[3 * q], queries[3 * q + 1], queries[3 * q + 2], k, ti, td)).toBe(k);
+        for (let j = 0; j < k; j++) {
+          // equal distances (the order of equidistant points may differ), and the index matches its distance
+          if (res.distances2[q * k + j] !== Math.fround(td[j]))
+            expect([name, q, j, res.distances2[q * k + j]]).toEqual([name, q, j, Math.fround(td[j])]);
+          const i = res.indices[q * k + j];
+          const dx = pts[3 * i] - queries[3 * q];
+          const dy = pts[3 * i + 1] - queries[3 * q + 1];
+          const dz = pts[3 * i + 2] - queries[3 * q + 2];
+          expect(Math.abs(dx * dx + dy * dy + dz * dz - res.distances2[q * k + j])).toBeLessThan(1e-6);
+          checked++;
+        }
+      }
+      // brute force on a sample
+      for (let q = 0; q < nq - 1; q += 97) {
+        const ref = brute(pts, Array.from(queries.subarray(3 * q, 3 * q + 3)), k);
+        for (let j = 0; j < k; j++) expect(res.distances2[q * k + j]).toBeCloseTo(ref[j][0], 6);
+      }
+      expect(Array.from(res.indices.subarray((nq - 1) * k))).toEqual(new Array(k).fill(-1));
+      expect(res.distances2[(nq - 1) * k]).toBe(Infinity);
+    }
+    expect(checked).toBe(5 * (n + 299) * k);
+    // fewer points than k: the missing neighbours are -1 / Infinity
+    const few = new Float32Array(3 * 5).map(() => rng.next());
+    const many = new Float32Array(3 * 3000).map(() => rng.next());
+    const r = new KdTree(few).knnSearch(many, 8);
+    expect(r.indices[5]).toBe(-1);
+    expect(r.distances2[4]).toBeLessThan(Infinity);
+  });
+
   it('nearestWithin finds the nearest point inside the radius (inclusive) and -1 beyond it', () => {
     const rng = new SeededRng(11);
     const pts = new Float32Array(3 * 500).map(() => rng.next());

@@ -365,22 +365,132 @@ export class KdTree {
     return this.idx[this.bestI[0]];
   }
 
-  /** kNN for every query point (interleaved xyz). Missing neighbours are -1 / Infinity. */
+  /**
+   * kNN for every query point (interleaved xyz), nearest first. Missing neighbours (fewer than k points, or a
+   * non-finite query) are -1 / Infinity. Large batches run through a uniform grid (see `knnGrid`); the results
+   * are exact either way, and equal to `knn` up to the order of equidistant points.
+   */
   knnSearch(queries: Float32Array, k: number): { indices: Int32Array; distances2: Float32Array } {
     requireStride('queries', queries, 3);
     const n = queries.length / 3;
     const indices = new Int32Array(n * k).fill(-1);
     const distances2 = new Float32Array(n * k).fill(Infinity);
+    if (this.size === 0 || k <= 0) return { indices, distances2 };
+    const done = n >= KdTree.gridMinQueries ? this.knnGrid(queries, k, indices, distances2) : null;
     const ti = new Int32Array(k);
     const td = new Float64Array(k);
     for (let q = 0; q < n; q++) {
-      const f = this.knn(queries[3 * q], queries[3 * q + 1], queries[3 * q + 2], k, ti, td);
+      if (done && done[q]) continue;
+      const x = queries[3 * q];
+      const y = queries[3 * q + 1];
+      const z = queries[3 * q + 2];
+      if (!(x - x === 0 && y - y === 0 && z - z === 0)) continue;
+      const f = this.knn(x, y, z, k, ti, td);
       for (let j = 0; j < f; j++) {
         indices[q * k + j] = ti[j];
         distances2[q * k + j] = td[j];
       }
     }
     return { indices, distances2 };
+  }
+
+  /** Batches below this size skip the grid (its set-up would cost more than it saves). */
+  static gridMinQueries = 2048;
+
+  /**
+   * Batch kNN through a uniform grid, for large query sets (normals, outlier statistics: the cloud queried
+   * against itself). s is a high quantile (95%) of the k-th neighbour distance, measured by the tree on a sample
+   * of the queries, and the cell side is s / 2. Points are sorted by cell (x fastest), so a row of cells is one
+   * contiguous range. A query visits the rows of the 5x5x5 cells around its own that meet its ball of radius s,
+   * each trimmed to the cells the ball spans, and appends every point within s to a short list (a branch-free
+   * scan); only that list (about 16 points for a uniform density) is sorted. Since the ball lies inside the
+   * visited cells, the k nearest of the list are exact whenever it holds at least k points. Queries are visited
+   * cell by cell, so neighbouring queries hit the same rows in cache. Queries with fewer than k points within s
+   * (about 5%) or outside the grid are left to the tree. Returns per-query "done" flags, or null when the grid
+   * would be too large for the cloud (a sparse surface in a big box).
+   */
+  private knnGrid(
+    queries: Float32Array,
+    k: number,
+    outIdx: Int32Array,
+    outD2: Float32Array,
+  ): Uint8Array | null {
+    const nq = queries.length / 3;
+    const m = this.size;
+    const d = this.data;
+    // 1. cell size from the k-th neighbour distances of an evenly spaced sample of the queries
+    const sampleN = Math.min(nq, 256);
+    const rk = new Float64Array(sampleN);
+    const ti = new Int32Array(k);
+    const td = new Float64Array(k);
+    let ns = 0;
+    for (let j = 0; j < sampleN; j++) {
+      const q = Math.floor((j * nq) / sampleN);
+      const x = queries[3 * q];
+      const y = queries[3 * q + 1];
+      const z = queries[3 * q + 2];
+      if (!(x - x === 0 && y - y === 0 && z - z === 0)) continue;
+      if (this.knn(x, y, z, k, ti, td) < k) return null; // fewer than k points in all
+      rk[ns++] = td[k - 1];
+    }
+    if (ns < 16) return null;
+    const sorted = rk.subarray(0, ns).sort();
+    const s2 = sorted[Math.min(ns - 1, Math.floor(0.95 * ns))];
+    if (!(s2 > 0)) return null; // duplicates: k copies of one point
+    const H = 2;
+    const c = Math.sqrt(s2) / H;
+    let lx = Infinity,
+      ly = Infinity,
+      lz = Infinity,
+      hx = -Infinity,
+      hy = -Infinity,
+      hz = -Infinity;
+    for (let i = 0, o = 0; i < m; i++, o += 3) {
+      const x = d[o];
+      const y = d[o + 1];
+      const z = d[o + 2];
+      if (x < lx) lx = x;
+      if (x > hx) hx = x;
+      if (y < ly) ly = y;
+      if (y > hy) hy = y;
+      if (z < lz) lz = z;
+      if (z > hz) hz = z;
+    }
+    const inv = 1 / c;
+    const nx = Math.floor((hx - lx) * inv) + 1;
+    const ny = Math.floor((hy - ly) * inv) + 1;
+    const nz = Math.floor((hz - lz) * inv) + 1;
+    const nCells = nx * ny * nz;
+    if (!(nCells <= 8 * m + 65536)) return null;
+    // 2. counting sort of the points by cell (x fastest)
+    const cellOf = new Int32Array(m);
+    const start = new Int32Array(nCells + 1);
+    for (let i = 0, o = 0; i < m; i++, o += 3) {
+      const cx = Math.min(nx - 1, Math.floor((d[o] - lx) * inv));
+      const cy = Math.min(ny - 1, Math.floor((d[o + 1] - ly) * inv));
+      const cz = Math.min(nz - 1, Math.floor((d[o + 2] - lz) * inv));
+      const cell = cx + nx * (cy + ny * cz);
+      cellOf[i] = cell;
+      start[cell + 1]++;
+    }
+    for (let i = 0; i < nCells; i++) start[i + 1] += start[i];
+    const fill = start.slice(0, nCells);
+    const gx = new Float64Array(m);
+    const gy = new Float64Array(m);
+    const gz = new Float64Array(m);
+    const gi = new Int32Array(m);
+    for (let i = 0, o = 0; i < m; i++, o += 3) {
+      const p = fill[cellOf[i]]++;
+      gx[p] = d[o];
+      gy[p] = d[o + 1];
+      gz[p] = d[o + 2];
+      gi[p] = this.idx[i];
+    }
+    // 3. the queries
+    const done = new Uint8Array(nq);
+    const grid: GridIndex = { gx, gy, gz, gi, start, nx, ny, nz, lx, ly, lz, inv, h: H };
+    gridKnnQueries(grid, queries, k, s2 * (1 - 1e-9), outIdx, outD2, done);
+    return done;
   }
 
   private radiusRec(node: number): void {
@@ -437,5 +547,134 @@ export class KdTree {
     this.radiusRec(0);
     this.radD2 = null;
     return out;
+  }
+}
+
+/** A uniform grid over points sorted by cell (x fastest); `start[c]..start[c+1]` are cell c's points. */
+interface GridIndex {
+  gx: Float64Array;
+  gy: Float64Array;
+  gz: Float64Array;
+  /** original point index of each sorted point */
+  gi: Int32Array;
+  start: Int32Array;
+  nx: number;
+  ny: number;
+  nz: number;
+  lx: number;
+  ly: number;
+  lz: number;
+  /** 1 / cell side */
+  inv: number;
+  /** cells scanned on each side of the query's cell */
+  h: number;
+}
+
+/**
+ * The query loop of `KdTree.knnGrid` (a plain function over typed arrays, so V8 optimises it once): for each
+ * query inside the grid, the (2h+1)^3 cells around it are scanned row by row; points with squared distance
+ * <= lim go to a short list whose k smallest are written out, and the query is marked done. Queries with fewer
+ * than k such points are left unmarked.
+ */
+function gridKnnQueries(
+  g: GridIndex,
+  queries: Float32Array,
+  k: number,
+  lim: number,
+  outIdx: Int32Array,
+  outD2: Float32Array,
+  done: Uint8Array,
+): void {
+  const { gx, gy, gz, gi, start, nx, ny, nz, lx, ly, lz, inv } = g;
+  const H = g.h;
+  const nq = queries.length / 3;
+  // the limit in squared cell units, a little generous for rounding (the list itself is filtered by lim)
+  const limC = lim * inv * inv * (1 + 1e-9);
+  // a scanned block never holds more than all the points
+  const bufD = new Float64Array(gi.length);
+  const bufI = new Int32Array(gi.length);
+  const bd = new Float64Array(k);
+  const bi = new Int32Array(k);
+  // visit the queries cell by cell (counting sort), so that consecutive queries scan the same cells in cache
+  const nCells = nx * ny * nz;
+  const qCell = new Int32Array(nq);
+  const qStart = new Int32Array(nCells + 1);
+  for (let q = 0; q < nq; q++) {
+    const fx = Math.floor((queries[3 * q] - lx) * inv);
+    const fy = Math.floor((queries[3 * q + 1] - ly) * inv);
+    const fz = Math.floor((queries[3 * q + 2] - lz) * inv);
+    // outside the grid (or NaN): the scanned block would not cover the query's s-ball; left to the tree
+    const inside = fx >= 0 && fx < nx && fy >= 0 && fy < ny && fz >= 0 && fz < nz;
+    const cell = inside ? fx + nx * (fy + ny * fz) : -1;
+    qCell[q] = cell;
+    if (inside) qStart[cell + 1]++;
+  }
+  for (let c = 0; c < nCells; c++) qStart[c + 1] += qStart[c];
+  const order = new Int32Array(qStart[nCells]);
+  for (let q = 0; q < nq; q++) if (qCell[q] >= 0) order[qStart[qCell[q]]++] = q;
+  for (let r = 0; r < order.length; r++) {
+    const q = order[r];
+    const x = queries[3 * q];
+    const y = queries[3 * q + 1];
+    const z = queries[3 * q + 2];
+    const cell = qCell[q];
+    const fy = Math.floor(cell / nx) % ny;
+    const fz = Math.floor(cell / (nx * ny));
+    const y0 = fy > H ? fy - H : 0;
+    const y1 = fy + H + 1 < ny ? fy + H + 1 : ny;
+    const z0 = fz > H ? fz - H : 0;
+    const z1 = fz + H + 1 < nz ? fz + H + 1 : nz;
+    const xr = (x - lx) * inv;
+    let cnt = 0;
+    for (let cz = z0; cz < z1; cz++) {
+      // squared distance from the query to the slab of cell layer cz
+      const oz = cz < fz ? (z - lz) * inv - (cz + 1) : cz > fz ? cz - (z - lz) * inv : 0;
+      const remZ = limC - oz * oz;
+      if (remZ < 0) continue;
+      for (let cy = y0; cy < y1; cy++) {
+        const oy = cy < fy ? (y - ly) * inv - (cy + 1) : cy > fy ? cy - (y - ly) * inv : 0;
+        const rem = remZ - oy * oy;
+        if (rem < 0) continue;
+        // the row's cells that meet the ball: |px - x| <= sqrt(rem) (in cell units)
+        const w = Math.sqrt(rem);
+        const xa = Math.floor(xr - w);
+        const xb = Math.floor(xr + w) + 1;
+        const row = nx * (cy + ny * cz);
+        const e = start[row + (xb < nx ? xb : nx)];
+        let p = start[row + (xa > 0 ? xa : 0)];
+        for (; p < e; p++) {
+          const dx = gx[p] - x;
+          const dy = gy[p] - y;
+          const dz = gz[p] - z;
+          const dist = dx * dx + dy * dy + dz * dz;
+          bufD[cnt] = dist;
+          bufI[cnt] = p;
+          cnt += dist <= lim ? 1 : 0;
+        }
+      }
+    }
+    if (cnt < k) continue;
+    // k smallest of the short list, by insertion
+    let found = 0;
+    let worst = Infinity;
+    for (let j = 0; j < cnt; j++) {
+      const dist = bufD[j];
+      if (dist >= worst) continue;
+      let t = found < k ? found++ : k - 1;
+      while (t > 0 && bd[t - 1] > dist) {
+        bd[t] = bd[t - 1];
+        bi[t] = bi[t - 1];
+        t--;
+      }
+      bd[t] = dist;
+      bi[t] = bufI[j];
+      if (found === k) worst = bd[k - 1];
+    }
+    const o = q * k;
+    for (let j = 0; j < k; j++) {
+      outIdx[o + j] = gi[bi[j]];
+      outD2[o + j] = bd[j];
+    }
+    done[q] = 1;
   }
 }

@@ -41,6 +41,8 @@ export function estimateNormals(cloud: PointCloud, options: NormalOptions = {}):
   const radBuf: number[] = [];
   const cov = new Float64Array(9);
   const eig = { values: new Float64Array(3), vectors: new Float64Array(9) };
+  // k-nearest mode: one batch query of the cloud against its own tree (the grid path for large clouds)
+  const batch = options.radiusM === undefined ? tree.knnSearch(p, k).indices : null;
   for (let i = 0; i < n; i++) {
     const x = p[3 * i];
     const y = p[3 * i + 1];
@@ -57,6 +59,10 @@ export function estimateNormals(cloud: PointCloud, options: NormalOptions = {}):
         m = radBuf.length;
         nb = radBuf;
       }
+    } else if (batch) {
+      m = 0;
+      while (m < k && batch[i * k + m] >= 0) m++;
+      nb = batch.subarray(i * k, i * k + m);
     } else {
       m = tree.knn(x, y, z, k, ti, td);
       nb = ti;
