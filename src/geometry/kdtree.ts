@@ -351,14 +351,26 @@ export class KdTree {
    * makes far queries (ICP correspondences of a wrong hypothesis) cheap.
    */
   nearestWithin(x: number, y: number, z: number, maxDistM: number): number {
+    if (!(maxDistM > 0)) {
+      this.lastDist2 = Infinity;
+      return -1;
+    }
+    return this.nearestWithinSq(x, y, z, maxDistM * maxDistM);
+  }
+
+  /**
+   * `nearestWithin` with the bound given as a squared distance (inclusive). ICP passes the squared distance to
+   * the previous iteration's match when that is smaller: the nearest point is no farther, so the search stays
+   * exact and prunes almost everything outside the query's own leaf.
+   */
+  nearestWithinSq(x: number, y: number, z: number, r2: number): number {
     this.lastDist2 = Infinity;
-    if (this.size === 0 || !(maxDistM > 0)) return -1;
+    if (this.size === 0 || !(r2 > 0)) return -1;
     this.ensureK(1);
     this.qx = x;
     this.qy = y;
     this.qz = z;
     this.k = 1;
-    const r2 = maxDistM * maxDistM;
     this.knnSearchFrom(r2 * (1 + 1e-12)); // the search skips dist >= bound; keep dist == r2
     if (this.found === 0 || this.bestD[0] > r2) return -1;
     this.lastDist2 = this.bestD[0];

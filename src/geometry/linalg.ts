@@ -210,6 +210,10 @@ export function rotateVectors(vectors: Float32Array, R: ArrayLike<number>): Floa
   return out;
 }
 
+/** Scratch of `symmetricEigen` for n <= 4 (single-threaded: no call re-enters it). */
+const eigOrder = new Int32Array(4);
+const eigCopy = new Float64Array(16);
+
 /**
  * Cyclic Jacobi eigen-decomposition of a small symmetric n x n matrix (row-major, overwritten).
  * Returns eigenvalues ascending and eigenvectors as columns of a row-major n x n matrix.
@@ -261,13 +265,30 @@ export function symmetricEigen(
       }
     }
   }
-  // sort ascending
+  // sort ascending (a stable insertion sort of the column order, in place: no allocation when `out` is given
+  // and n <= 4, as in the RANSAC fits that call this tens of thousands of times)
   const vals = out?.values ?? new Float64Array(n);
-  const order = Array.from({ length: n }, (_, i) => i).sort((i, j) => a[i * n + i] - a[j * n + j]);
-  const vs = new Float64Array(v);
-  for (let c = 0; c < n; c++) {
-    vals[c] = a[order[c] * n + order[c]];
-    for (let r = 0; r < n; r++) v[r * n + c] = vs[r * n + order[c]];
+  for (let i = 0; i < n; i++) vals[i] = a[i * n + i];
+  const order = n <= 4 ? eigOrder : new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
+  for (let i = 1; i < n; i++) {
+    const oi = order[i];
+    let j = i;
+    while (j > 0 && vals[order[j - 1]] > vals[oi]) {
+      order[j] = order[j - 1];
+      j--;
+    }
+    order[j] = oi;
+  }
+  let sorted = true;
+  for (let i = 0; i < n; i++) if (order[i] !== i) sorted = false;
+  if (!sorted) {
+    const vs = n <= 4 ? eigCopy : new Float64Array(n * n);
+    for (let i = 0; i < n * n; i++) vs[i] = v[i];
+    for (let c = 0; c < n; c++) {
+      vals[c] = a[order[c] * n + order[c]];
+      for (let r = 0; r < n; r++) v[r * n + c] = vs[r * n + order[c]];
+    }
   }
   return { values: vals, vectors: v };
 }

@@ -7,7 +7,6 @@ import {
   mat3Vec,
   poseCompose,
   poseIdentity,
-  quatToMat3,
   rotationAngleBetween,
   rotvecToMat3,
   solveLinear,
@@ -165,20 +164,46 @@ export function hornRigid(
   dstIndices: ArrayLike<number>,
   count = srcIndices.length,
 ): Pose {
-  const ms = [0, 0, 0];
-  const md = [0, 0, 0];
+  const out: Pose = { R: new Float64Array(9), tM: new Float64Array(3) };
+  hornRigidInto(src, dst, srcIndices, dstIndices, count, out);
+  return out;
+}
+
+/** Scratch of `hornRigidInto` (single-threaded; the fit never re-enters itself). */
+const hornN = new Float64Array(16);
+const hornEig = { values: new Float64Array(4), vectors: new Float64Array(16) };
+
+/** `hornRigid` writing into `out.R` / `out.tM`, with no allocation (the RANSAC inner loop). */
+export function hornRigidInto(
+  src: ArrayLike<number>,
+  dst: ArrayLike<number>,
+  srcIndices: ArrayLike<number>,
+  dstIndices: ArrayLike<number>,
+  count: number,
+  out: Pose,
+): void {
+  let ms0 = 0,
+    ms1 = 0,
+    ms2 = 0,
+    md0 = 0,
+    md1 = 0,
+    md2 = 0;
   for (let i = 0; i < count; i++) {
     const a = srcIndices[i] * 3;
     const b = dstIndices[i] * 3;
-    for (let k = 0; k < 3; k++) {
-      ms[k] += src[a + k];
-      md[k] += dst[b + k];
-    }
+    ms0 += src[a];
+    ms1 += src[a + 1];
+    ms2 += src[a + 2];
+    md0 += dst[b];
+    md1 += dst[b + 1];
+    md2 += dst[b + 2];
   }
-  for (let k = 0; k < 3; k++) {
-    ms[k] /= count;
-    md[k] /= count;
-  }
+  ms0 /= count;
+  ms1 /= count;
+  ms2 /= count;
+  md0 /= count;
+  md1 /= count;
+  md2 /= count;
   let sxx = 0,
     sxy = 0,
     sxz = 0,
@@ -191,12 +216,12 @@ export function hornRigid(
   for (let i = 0; i < count; i++) {
     const a = srcIndices[i] * 3;
     const b = dstIndices[i] * 3;
-    const x0 = src[a] - ms[0];
-    const y0 = src[a + 1] - ms[1];
-    const z0 = src[a + 2] - ms[2];
-    const x1 = dst[b] - md[0];
-    const y1 = dst[b + 1] - md[1];
-    const z1 = dst[b + 2] - md[2];
+    const x0 = src[a] - ms0;
+    const y0 = src[a + 1] - ms1;
+    const z0 = src[a + 2] - ms2;
+    const x1 = dst[b] - md0;
+    const y1 = dst[b + 1] - md1;
+    const z1 = dst[b + 2] - md2;
     sxx += x0 * x1;
     sxy += x0 * y1;
     sxz += x0 * z1;
@@ -207,28 +232,48 @@ export function hornRigid(
     szy += z0 * y1;
     szz += z0 * z1;
   }
-  const N = new Float64Array([
-    sxx + syy + szz,
-    syz - szy,
-    szx - sxz,
-    sxy - syx,
-    syz - szy,
-    sxx - syy - szz,
-    sxy + syx,
-    szx + sxz,
-    szx - sxz,
-    sxy + syx,
-    -sxx + syy - szz,
-    syz + szy,
-    sxy - syx,
-    szx + sxz,
-    syz + szy,
-    -sxx - syy + szz,
-  ]);
-  const { vectors } = symmetricEigen(N, 4);
-  const R = quatToMat3([vectors[3], vectors[7], vectors[11], vectors[15]]);
-  const Rms = mat3Vec(R, ms);
-  return { R, tM: new Float64Array([md[0] - Rms[0], md[1] - Rms[1], md[2] - Rms[2]]) };
+  const N = hornN;
+  N[0] = sxx + syy + szz;
+  N[1] = syz - szy;
+  N[2] = szx - sxz;
+  N[3] = sxy - syx;
+  N[4] = syz - szy;
+  N[5] = sxx - syy - szz;
+  N[6] = sxy + syx;
+  N[7] = szx + sxz;
+  N[8] = szx - sxz;
+  N[9] = sxy + syx;
+  N[10] = -sxx + syy - szz;
+  N[11] = syz + szy;
+  N[12] = sxy - syx;
+  N[13] = szx + sxz;
+  N[14] = syz + szy;
+  N[15] = -sxx - syy + szz;
+  const v = symmetricEigen(N, 4, hornEig).vectors;
+  // the unit quaternion of the largest eigenvalue (as quatToMat3)
+  const qw = v[3];
+  const qx = v[7];
+  const qy = v[11];
+  const qz = v[15];
+  const qn = Math.hypot(qw, qx, qy, qz) || 1;
+  const w = qw / qn;
+  const x = qx / qn;
+  const y = qy / qn;
+  const z = qz / qn;
+  const R = out.R;
+  R[0] = 1 - 2 * (y * y + z * z);
+  R[1] = 2 * (x * y - w * z);
+  R[2] = 2 * (x * z + w * y);
+  R[3] = 2 * (x * y + w * z);
+  R[4] = 1 - 2 * (x * x + z * z);
+  R[5] = 2 * (y * z - w * x);
+  R[6] = 2 * (x * z - w * y);
+  R[7] = 2 * (y * z + w * x);
+  R[8] = 1 - 2 * (x * x + y * y);
+  const t = out.tM;
+  t[0] = md0 - (R[0] * ms0 + R[1] * ms1 + R[2] * ms2);
+  t[1] = md1 - (R[3] * ms0 + R[4] * ms1 + R[5] * ms2);
+  t[2] = md2 - (R[6] * ms0 + R[7] * ms1 + R[8] * ms2);
 }
 
 /** Result of a registration: pose maps source into target; fitness is an inlier ratio in [0, 1]. */
@@ -302,16 +347,33 @@ export function ransacCorrespondences(
   let bestErr = Infinity;
   let needed = maxIt;
   let it = 0;
-  const dist = (arr: ArrayLike<number>, i: number, j: number) =>
-    Math.hypot(arr[3 * i] - arr[3 * j], arr[3 * i + 1] - arr[3 * j + 1], arr[3 * i + 2] - arr[3 * j + 2]);
+  const dist2 = (arr: ArrayLike<number>, i: number, j: number) => {
+    const dx = arr[3 * i] - arr[3 * j];
+    const dy = arr[3 * i + 1] - arr[3 * j + 1];
+    const dz = arr[3 * i + 2] - arr[3 * j + 2];
+    return dx * dx + dy * dy + dz * dz;
+  };
+  const edge2 = edge * edge;
+  // a sample passes when each of its three edges has about the same length in both clouds (squared lengths)
+  const edgesAgree = (p: number, q: number) => {
+    const la = dist2(src, sA[p], sA[q]);
+    const lb = dist2(dst, sB[p], sB[q]);
+    return !(la < edge2 * lb || lb < edge2 * la);
+  };
   // scores a hypothesis; with `bound`, stops early once it can no longer reach `bound` inliers (exact pruning)
   const score = (pose: Pose, bound = 0): [number, number] => {
+    const c = scoreCount(pose, bound);
+    return [c, scoreErr];
+  };
+  let scoreErr = 0;
+  const scoreCount = (pose: Pose, bound: number): number => {
     const R = pose.R;
     const t = pose.tM;
     let c = 0;
     let e = 0;
+    scoreErr = Infinity;
     for (let i = 0; i < n; i++) {
-      if (c + (n - i) < bound) return [-1, Infinity];
+      if (c + (n - i) < bound) return -1;
       const a = corrSrc[i] * 3;
       const b = corrDst[i] * 3;
       const x = src[a];
@@ -326,7 +388,8 @@ export function ransacCorrespondences(
         e += d2;
       }
     }
-    return [c, e];
+    scoreErr = e;
+    return c;
   };
   const topK = Math.max(1, Math.floor(options.topK ?? 1));
   const top: { pose: Pose; count: number }[] = [];
@@ -345,6 +408,7 @@ export function ransacCorrespondences(
     } else return;
     top.sort((a, b) => b.count - a.count);
   };
+  const cand: Pose = { R: new Float64Array(9), tM: new Float64Array(3) };
   let attempts = 0;
   while (it < Math.min(needed, maxIt) && attempts < maxIt * 10) {
     attempts++;
@@ -359,29 +423,19 @@ export function ransacCorrespondences(
     sB[1] = corrDst[i1];
     sB[2] = corrDst[i2];
     it++;
-    if (edge > 0) {
-      let ok = true;
-      for (const [p, q] of [
-        [0, 1],
-        [1, 2],
-        [0, 2],
-      ]) {
-        const la = dist(src, sA[p], sA[q]);
-        const lb = dist(dst, sB[p], sB[q]);
-        if (la < edge * lb || lb < edge * la) {
-          ok = false;
-          break;
-        }
-      }
-      if (!ok) continue;
-    }
-    const pose = hornRigid(src, dst, sA, sB, 3);
-    const [c, e] = score(
-      pose,
+    if (edge > 0 && !(edgesAgree(0, 1) && edgesAgree(1, 2) && edgesAgree(0, 2))) continue;
+    // the fit goes into a scratch pose; only hypotheses that are kept are copied
+    hornRigidInto(src, dst, sA, sB, 3, cand);
+    const c = scoreCount(
+      cand,
       topK > 1 && top.length >= topK ? Math.min(bestCount, top[top.length - 1].count) : bestCount,
     );
+    const e = scoreErr;
+    const better = c > bestCount || (c === bestCount && e < bestErr);
+    if (!better && (topK <= 1 || c < 3)) continue;
+    const pose = { R: cand.R.slice(), tM: cand.tM.slice() };
     offerTop(pose, c);
-    if (c > bestCount || (c === bestCount && e < bestErr)) {
+    if (better) {
       bestCount = c;
       bestErr = e;
       best = pose;
@@ -498,6 +552,8 @@ export function registrationIcp(
   const corrS = new Int32Array(ns);
   const corrT = new Int32Array(ns);
   const tx = new Float64Array(3 * ns);
+  const prevJ = new Int32Array(ns).fill(-1);
+  const maxD2 = maxD * maxD;
   let prevFit = -1;
   let prevRmse = Infinity;
   let converged = false;
@@ -518,7 +574,18 @@ export function registrationIcp(
       const X = R[0] * x + R[1] * y + R[2] * z + t[0];
       const Y = R[3] * x + R[4] * y + R[5] * z + t[1];
       const Z = R[6] * x + R[7] * y + R[8] * z + t[2];
-      const j = tree.nearestWithin(X, Y, Z, maxD);
+      // warm start: the previous match bounds the search (same nearest point, far less of the tree visited)
+      let r2 = maxD2;
+      const pj = prevJ[i];
+      if (pj >= 0) {
+        const ex = tp[3 * pj] - X;
+        const ey = tp[3 * pj + 1] - Y;
+        const ez = tp[3 * pj + 2] - Z;
+        const d2 = ex * ex + ey * ey + ez * ez;
+        if (d2 < r2) r2 = d2;
+      }
+      const j = tree.nearestWithinSq(X, Y, Z, r2);
+      prevJ[i] = j;
       if (j < 0) continue;
       if (tn && !(tn[3 * j] - tn[3 * j] === 0) && method === 'point-to-plane') continue;
       tx[3 * m] = X;
