@@ -4,7 +4,8 @@
 #   2. bootstrap: synthetic CLIP pretraining of a small dual encoder (declip_torch.bootstrap)
 #   3. DeCLIP distillation of the bootstrap model (declip_torch.train, declip-csa, mask-affinity context teacher)
 #   4. export through the exporter: the student (models/tiny-synth) and the clip-vanilla baseline (RUN/)
-#   5. evaluation with the TypeScript runtime on held-out synthetic frames (src/training/synthDataEvalCli.ts) and the
+#   5. background calibration of both packages on training frames (src/training/synthCalibrateCli.ts), then
+#      evaluation with the TypeScript runtime on held-out synthetic frames (src/training/synthDataEvalCli.ts) and the
 #      whole chain (DeclipPipeline, model / box mode pose; src/training/synthDataChain.ts)
 #   6. model.json provenance, REPORT.md and report.json
 #
@@ -81,7 +82,8 @@ declare -A DONE_FILE=([data]="$OUT_ABS/data/frames/manifest.jsonl" [bootstrap]="
 T_START=$(date +%s)
 # other work in progress may fail the typecheck; the files this script runs are still emitted
 stage build bash -c 'npx tsc -p tsconfig.build.json || echo "warning: tsc reported errors; continuing" >&2
-  test -f dist/training/synthDataCli.js && test -f dist/training/synthDataEvalCli.js'
+  test -f dist/training/synthDataCli.js && test -f dist/training/synthDataEvalCli.js &&
+  test -f dist/training/synthCalibrateCli.js'
 stage data node dist/training/synthDataCli.js --out "$OUT_ABS/data" --seed "$SEED" --train-scenes "$TRAIN_SCENES" \
   --views 2 --eval-scenes "$EVAL_SCENES" --trainer-frames yes
 
@@ -95,6 +97,11 @@ stage distill "$PY" -m declip_torch.bootstrap_fastcpu declip_torch.train --data 
   --threads "$THREADS" --seed "$SEED" --resume never --eval-max-frames 16 --checkpoint-every 1000
 stage export "$PY" -m declip_torch.bootstrap_package export --run "$OUT_ABS" --model-out "$MODEL_ABS"
 cd "$ROOT"
+# background prompts and logit offset of both packages, chosen on training frames (never the eval split)
+stage calibrate bash -c "node dist/training/synthCalibrateCli.js --data '$OUT_ABS/data' \
+  --model '$OUT_ABS/baseline-clip-vanilla' --out '$OUT_ABS/calibration-baseline.json' --write yes && \
+  node dist/training/synthCalibrateCli.js --data '$OUT_ABS/data' --model '$MODEL_ABS' \
+  --out '$OUT_ABS/calibration.json' --write yes"
 stage eval node dist/training/synthDataEvalCli.js --data "$OUT_ABS/data" --model "$OUT_ABS/baseline-clip-vanilla" \
   --model "$MODEL_ABS" --out "$OUT_ABS/eval.json"
 stage chain node dist/training/synthDataChain.js --model "$MODEL_ABS" --scenes 16 --out "$OUT_ABS/chain.json"

@@ -63,6 +63,12 @@ export interface ModelManifest {
    * model trained on a closed world may need its own; the Perceiver option `backgroundPrompts` overrides both.
    */
   background_prompts?: string[];
+  /**
+   * Optional offset added to the background prompts' logits (default 0), calibrated per model: the embedded
+   * model's comes from `synthCalibrateCli` on training frames. The Perceiver option `backgroundLogitOffset`
+   * overrides it.
+   */
+  background_logit_offset?: number;
   files: {
     image_encoder: OnnxFileSpec;
     text_encoder: OnnxFileSpec;

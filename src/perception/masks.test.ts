@@ -269,6 +269,36 @@ describe('masksFromDenseFeatures (synthetic features with a known answer)', () =
   });
 });
 
+describe('masksFromDenseFeatures backgroundLogitOffset', () => {
+  it('shifts the background logits: p = 1 / (1 + exp(l_bg + offset - l_q)); a non-finite offset names the field', () => {
+    const f = { data: new Float32Array([1, 0, 0.6, 0.8]), gridHeight: 1, gridWidth: 2, dim: 2 };
+    const plan = planResize(16, 8, { policy: 'fixed', inputSize: [8, 16], patchSize: 8 });
+    const q = new Float32Array([1, 0]);
+    const bg = new Float32Array([0, 1]);
+    const scale = 5;
+    for (const off of [-2, 0, 0.5, 3]) {
+      const r = masksFromDenseFeatures(f, ['a'], q, bg, scale, plan, {
+        backgroundLogitOffset: off,
+        minAreaPx: 1,
+      });
+      // cell 0: l_q = 5, l_bg = 0; cell 1: l_q = 3, l_bg = 4
+      expect(r.gridScores[0][0]).toBeCloseTo(1 / (1 + Math.exp(0 + off - 5)), 6);
+      expect(r.gridScores[0][1]).toBeCloseTo(1 / (1 + Math.exp(4 + off - 3)), 6);
+    }
+    // cell 1 is background at offset 0 and the query's at offset -2 (p = 0.73)
+    const on = masksFromDenseFeatures(f, ['a'], q, bg, scale, plan, {
+      backgroundLogitOffset: -2,
+      minAreaPx: 1,
+    });
+    expect(on.masks[0][15]).toBe(1);
+    const off0 = masksFromDenseFeatures(f, ['a'], q, bg, scale, plan, { minAreaPx: 1 });
+    expect(off0.masks[0][15]).toBe(0);
+    expect(() =>
+      masksFromDenseFeatures(f, ['a'], q, bg, scale, plan, { backgroundLogitOffset: NaN }),
+    ).toThrow(/backgroundLogitOffset/);
+  });
+});
+
 describe('masksFromDenseFeatures skipAbsentQueries', () => {
   it('gives identical masks and instances on random features with many absent queries, and skips their maps', () => {
     let seed = 12345;

@@ -332,6 +332,11 @@ export interface MaskOptions {
    * Its scoreMaps entry is then an empty array. Saves most of the cost when many queries are absent.
    */
   skipAbsentQueries?: boolean;
+  /**
+   * Added to every background prompt's logit before the softmax (default 0; negative = a weaker background). A
+   * model's calibrated value comes from model.json `background_logit_offset`.
+   */
+  backgroundLogitOffset?: number;
 }
 
 /** Output of {@link masksFromDenseFeatures}. */
@@ -381,8 +386,14 @@ export function masksFromDenseFeatures(
   const text = new Float32Array(C * D);
   text.set(queryEmb.subarray(0, Q * D), 0);
   text.set(bgEmb, Q * D);
-  const probs = softmaxClasses(similarityLogits(f, text, C, logitScale), C);
   const P = f.gridHeight * f.gridWidth;
+  const logits = similarityLogits(f, text, C, logitScale);
+  const bgOffset = opts.backgroundLogitOffset ?? 0;
+  if (!Number.isFinite(bgOffset)) {
+    throw new PerceptionInputError('backgroundLogitOffset', `must be a finite number, got ${bgOffset}`);
+  }
+  if (bgOffset !== 0) for (let i = Q * P; i < C * P; i++) logits[i] += bgOffset;
+  const probs = softmaxClasses(logits, C);
   const taps = upsampleTaps(plan);
   const rowScratch = new Float32Array(plan.gridHeight * plan.srcWidth);
   const W = plan.srcWidth;

@@ -86,6 +86,10 @@ describe('loadModelPackage', () => {
     expect(() => validateManifest({ ...m, prompt_templates: ['no placeholder'] })).toThrow(
       /prompt_templates/,
     );
+    expect(() => validateManifest({ ...m, background_logit_offset: 'low' })).toThrow(
+      /\(background_logit_offset\): must be a finite number/,
+    );
+    expect(() => validateManifest({ ...m, background_logit_offset: -1.5 })).not.toThrow();
     expect(() =>
       validateManifest({
         ...m,

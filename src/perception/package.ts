@@ -174,6 +174,12 @@ export function validateManifest(m: unknown, dir = '.'): ModelManifest {
     'background_prompts',
     'must be a list of non-empty strings when present',
   );
+  check(
+    o.background_logit_offset === undefined ||
+      (typeof o.background_logit_offset === 'number' && Number.isFinite(o.background_logit_offset)),
+    'background_logit_offset',
+    'must be a finite number (logit units, e.g. -1.5) when present; remove it for 0',
+  );
   check(typeof o.files === 'object' && o.files !== null, 'files', 'missing');
   validateFileSpec(o.files!.image_encoder, 'image_encoder', check);
   validateFileSpec(o.files!.text_encoder, 'text_encoder', check);

@@ -282,6 +282,10 @@ export class Perceiver {
         minAreaPx: maskOpts.minAreaPx ?? this.opts.minAreaPx,
         connectivity: maskOpts.connectivity ?? this.opts.connectivity,
         skipAbsentQueries: maskOpts.skipAbsentQueries ?? this.opts.skipAbsentQueries,
+        backgroundLogitOffset:
+          maskOpts.backgroundLogitOffset ??
+          this.opts.backgroundLogitOffset ??
+          this.manifest.background_logit_offset,
       },
     );
     const t4 = now();

@@ -207,7 +207,10 @@ export class EvalPipeline implements Pipeline {
           bgEmb,
           this.perceiver.manifest.logit_scale,
           plan,
-          this.maskOptions,
+          {
+            backgroundLogitOffset: this.perceiver.manifest.background_logit_offset,
+            ...this.maskOptions,
+          },
         );
         mask = r.masks[0];
       }
