@@ -8,30 +8,46 @@ export interface ClusterResult {
   clusters: Uint32Array[];
 }
 
-function finalize(labels: Int32Array, count: number, minPoints: number, maxPoints: number): ClusterResult {
-  // member lists by counting (typed arrays, no per-point pushes)
-  const sizes = new Int32Array(count);
-  const first = new Int32Array(count).fill(-1);
+/** Cluster sizes and first member of each label (labels < 0 are unassigned). */
+function countLabels(labels: Int32Array, sizes: Int32Array, first: Int32Array): void {
   for (let i = 0; i < labels.length; i++) {
     const l = labels[i];
     if (l < 0) continue;
     if (sizes[l]++ === 0) first[l] = i;
   }
+}
+
+/** Relabels through `remap` and writes each kept cluster's members to `flat` from `fill[j]` on. */
+function scatterMembers(labels: Int32Array, remap: Int32Array, flat: Uint32Array, fill: Int32Array): void {
+  for (let i = 0; i < labels.length; i++) {
+    const l = labels[i];
+    if (l < 0) continue;
+    const j = remap[l];
+    labels[i] = j;
+    if (j >= 0) flat[fill[j]++] = i;
+  }
+}
+
+// The point loops are small functions of their own: inside one larger function V8 compiled them on-stack before
+// the rest had type feedback and deoptimised `finalize` about twice per call.
+function finalize(labels: Int32Array, count: number, minPoints: number, maxPoints: number): ClusterResult {
+  // member lists by counting (typed arrays, no per-point pushes): one buffer, a view per cluster
+  const sizes = new Int32Array(count);
+  const first = new Int32Array(count).fill(-1);
+  countLabels(labels, sizes, first);
   const kept: number[] = [];
   for (let id = 0; id < count; id++) if (sizes[id] >= minPoints && sizes[id] <= maxPoints) kept.push(id);
   kept.sort((a, b) => sizes[b] - sizes[a] || first[a] - first[b]);
   const remap = new Int32Array(count).fill(-1);
-  const clusters = kept.map((id, j) => {
-    remap[id] = j;
-    return new Uint32Array(sizes[id]);
-  });
-  const fill = new Int32Array(kept.length);
-  for (let i = 0; i < labels.length; i++) {
-    if (labels[i] < 0) continue;
-    const j = remap[labels[i]];
-    labels[i] = j;
-    if (j >= 0) clusters[j][fill[j]++] = i;
+  const start = new Int32Array(kept.length + 1);
+  for (let j = 0; j < kept.length; j++) {
+    remap[kept[j]] = j;
+    start[j + 1] = start[j] + sizes[kept[j]];
   }
+  const flat = new Uint32Array(start[kept.length]);
+  const fill = start.slice(0, kept.length);
+  scatterMembers(labels, remap, flat, fill);
+  const clusters = kept.map((_, j) => flat.subarray(start[j], start[j + 1]));
   return { labels, clusters };
 }
 

@@ -219,6 +219,26 @@ export function nearestRowsBothWays(
   const b2 = cosine ? new Float64Array(nb) : rowNorms2(b, dim);
   const g = cosine ? 1 : 2;
   const dots = rowDotProducts(a, b, dim);
+  bestRowsBothWays(dots, a2, b2, g, ab, ba, bestA, bestB);
+  return { ab, ba };
+}
+
+/**
+ * The pair loop of `nearestRowsBothWays` (its own function: compiled on-stack inside the caller, it deoptimised
+ * the caller on most calls): d = |a|^2 + |b|^2 - g a.b, nearest row of b per row of a and vice versa.
+ */
+function bestRowsBothWays(
+  dots: Float32Array | Float64Array,
+  a2: Float64Array,
+  b2: Float64Array,
+  g: number,
+  ab: Int32Array,
+  ba: Int32Array,
+  bestA: Float64Array,
+  bestB: Float64Array,
+): void {
+  const na = ab.length;
+  const nb = ba.length;
   for (let i = 0; i < na; i++) {
     const o = i * nb;
     for (let j = 0; j < nb; j++) {
@@ -233,7 +253,6 @@ export function nearestRowsBothWays(
       }
     }
   }
-  return { ab, ba };
 }
 
 export interface MatchOptions {

@@ -44,32 +44,11 @@ export class KdTree {
     if (!(leafSize >= 1)) throw new GeometryInputError('leafSize', `must be >= 1, got ${leafSize}`);
     this.leafSize = Math.floor(leafSize);
     const n = points.length / 3;
-    let m = 0;
     const idx = new Uint32Array(n);
     const data = new Float32Array(3 * n);
-    let lx = Infinity,
-      ly = Infinity,
-      lz = Infinity,
-      hx = -Infinity,
-      hy = -Infinity,
-      hz = -Infinity;
-    for (let i = 0; i < n; i++) {
-      const x = points[3 * i];
-      const y = points[3 * i + 1];
-      const z = points[3 * i + 2];
-      if (!(x - x === 0 && y - y === 0 && z - z === 0)) continue;
-      idx[m] = i;
-      data[3 * m] = x;
-      data[3 * m + 1] = y;
-      data[3 * m + 2] = z;
-      m++;
-      if (x < lx) lx = x;
-      if (x > hx) hx = x;
-      if (y < ly) ly = y;
-      if (y > hy) hy = y;
-      if (z < lz) lz = z;
-      if (z > hz) hz = z;
-    }
+    const box = new Float64Array(6);
+    const m = copyFinite(points, idx, data, box);
+    const [lx, ly, lz, hx, hy, hz] = box;
     this.idx = m === n ? idx : idx.slice(0, m);
     this.data = m === n ? data : data.slice(0, 3 * m);
     this.size = m;
@@ -689,4 +668,44 @@ function gridKnnQueries(
     }
     done[q] = 1;
   }
+}
+
+/**
+ * Copies the finite points of `points` to `data` (their indices to `idx`) and writes their bounds [lo xyz, hi xyz]
+ * to `box`; returns how many. Its own function: inside the constructor the loop was compiled on-stack before the
+ * rest of the constructor had type feedback, and V8 deoptimised the constructor on nearly every call.
+ */
+function copyFinite(points: Float32Array, idx: Uint32Array, data: Float32Array, box: Float64Array): number {
+  let m = 0;
+  let lx = Infinity,
+    ly = Infinity,
+    lz = Infinity,
+    hx = -Infinity,
+    hy = -Infinity,
+    hz = -Infinity;
+  const n = points.length / 3;
+  for (let i = 0; i < n; i++) {
+    const x = points[3 * i];
+    const y = points[3 * i + 1];
+    const z = points[3 * i + 2];
+    if (!(x - x === 0 && y - y === 0 && z - z === 0)) continue;
+    idx[m] = i;
+    data[3 * m] = x;
+    data[3 * m + 1] = y;
+    data[3 * m + 2] = z;
+    m++;
+    if (x < lx) lx = x;
+    if (x > hx) hx = x;
+    if (y < ly) ly = y;
+    if (y > hy) hy = y;
+    if (z < lz) lz = z;
+    if (z > hz) hz = z;
+  }
+  box[0] = lx;
+  box[1] = ly;
+  box[2] = lz;
+  box[3] = hx;
+  box[4] = hy;
+  box[5] = hz;
+  return m;
 }

@@ -79,11 +79,25 @@ function cross3(a: ArrayLike<number>, b: ArrayLike<number>): number[] {
   return [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]];
 }
 
-/** Box from three orthonormal axes: extents and centre from the min/max projections of the points. */
-function fitAlongAxes(points: ArrayLike<number>, axes: number[][]): OrientedBox {
-  const [a00, a01, a02] = axes[0];
-  const [a10, a11, a12] = axes[1];
-  const [a20, a21, a22] = axes[2];
+/** Min / max projections of the finite points on three axes: [min0, min1, min2, max0, max1, max2]. */
+const extentScratch = new Float64Array(6);
+
+/**
+ * The point loop of `fitAlongAxes`, as its own small function: a long loop inside a larger function is compiled
+ * on-stack before the code after it has type feedback, and V8 then deoptimised fitAlongAxes twice per call.
+ */
+function projectExtents(
+  points: ArrayLike<number>,
+  a00: number,
+  a01: number,
+  a02: number,
+  a10: number,
+  a11: number,
+  a12: number,
+  a20: number,
+  a21: number,
+  a22: number,
+): Float64Array {
   let m0 = Infinity,
     m1 = Infinity,
     m2 = Infinity,
@@ -105,6 +119,28 @@ function fitAlongAxes(points: ArrayLike<number>, axes: number[][]): OrientedBox 
     if (d2 < m2) m2 = d2;
     if (d2 > M2) M2 = d2;
   }
+  const e = extentScratch;
+  e[0] = m0;
+  e[1] = m1;
+  e[2] = m2;
+  e[3] = M0;
+  e[4] = M1;
+  e[5] = M2;
+  return e;
+}
+
+/** Box from three orthonormal axes: extents and centre from the min/max projections of the points. */
+function fitAlongAxes(points: ArrayLike<number>, axes: number[][]): OrientedBox {
+  const A0 = axes[0];
+  const A1 = axes[1];
+  const A2 = axes[2];
+  const e = projectExtents(points, A0[0], A0[1], A0[2], A1[0], A1[1], A1[2], A2[0], A2[1], A2[2]);
+  const m0 = e[0],
+    m1 = e[1],
+    m2 = e[2],
+    M0 = e[3],
+    M1 = e[4],
+    M2 = e[5];
   const mins = [m0, m1, m2];
   const maxs = [M0, M1, M2];
   const ext = [0, 1, 2].map((a) => maxs[a] - mins[a]);
