@@ -313,6 +313,21 @@ export interface RansacOptions {
 }
 
 /**
+ * The refined best pose, then the kept hypotheses not the same as it. A function of its own: built inline at the
+ * end of `ransacCorrespondences`, this array deoptimised that function (its long, on-stack-compiled sampling
+ * loop included) on every call.
+ */
+function distinctHypotheses(
+  pose: Pose,
+  top: { pose: Pose; count: number }[],
+  same: (a: Pose, b: Pose) => boolean,
+): Pose[] {
+  const out = [pose];
+  for (const h of top) if (!same(h.pose, pose)) out.push(h.pose);
+  return out;
+}
+
+/**
  * RANSAC over putative correspondences (src point corrSrc[i] <-> dst point corrDst[i]): 3-point minimal samples
  * (pre-checked by edge-length similarity), Horn fits, inlier counting, adaptive iteration count
  * N = log(1 - p) / log(1 - w^3), and a final Kabsch refit on the inliers. Returns null when no hypothesis
@@ -481,7 +496,7 @@ export function ransacCorrespondences(
     numCorrespondences: c,
     iterations: it,
     converged: true,
-    hypotheses: topK > 1 ? [pose, ...top.map((h) => h.pose).filter((h) => !sameHyp(h, pose))] : undefined,
+    hypotheses: topK > 1 ? distinctHypotheses(pose, top, sameHyp) : undefined,
   };
 }
 
