@@ -21,6 +21,8 @@ export class KdTree {
   private readonly leafSize: number;
   /** Cell bounds per recursion depth during the build (lo xyz, hi xyz). */
   private bounds = new Float64Array(0);
+  /** Bounds of the indexed points: lo xyz, hi xyz. */
+  private readonly box: Float64Array;
   private readonly samples = new Float64Array(15);
   // query state (avoids closures in the hot recursion)
   private qx = 0;
@@ -48,6 +50,7 @@ export class KdTree {
     const data = new Float32Array(3 * n);
     const box = new Float64Array(6);
     const m = copyFinite(points, idx, data, box);
+    this.box = box;
     const [lx, ly, lz, hx, hy, hz] = box;
     this.idx = m === n ? idx : idx.slice(0, m);
     this.data = m === n ? data : data.slice(0, 3 * m);
@@ -266,14 +269,7 @@ export class KdTree {
         const dz = d[o + 2] - qz;
         const dist = dx * dx + dy * dy + dz * dz;
         if (dist >= worst) continue;
-        let j = found < k ? found++ : k - 1;
-        while (j > 0 && bd[j - 1] > dist) {
-          bd[j] = bd[j - 1];
-          bi[j] = bi[j - 1];
-          j--;
-        }
-        bd[j] = dist;
-        bi[j] = i;
+        found = insertKBest(bd, bi, found, k, dist, i);
         if (found === k) worst = bd[k - 1];
       }
     }
@@ -430,23 +426,7 @@ export class KdTree {
     if (!(s2 > 0)) return null; // duplicates: k copies of one point
     const H = 2;
     const c = Math.sqrt(s2) / H;
-    let lx = Infinity,
-      ly = Infinity,
-      lz = Infinity,
-      hx = -Infinity,
-      hy = -Infinity,
-      hz = -Infinity;
-    for (let i = 0, o = 0; i < m; i++, o += 3) {
-      const x = d[o];
-      const y = d[o + 1];
-      const z = d[o + 2];
-      if (x < lx) lx = x;
-      if (x > hx) hx = x;
-      if (y < ly) ly = y;
-      if (y > hy) hy = y;
-      if (z < lz) lz = z;
-      if (z > hz) hz = z;
-    }
+    const [lx, ly, lz, hx, hy, hz] = this.box;
     const inv = 1 / c;
     const nx = Math.floor((hx - lx) * inv) + 1;
     const ny = Math.floor((hy - ly) * inv) + 1;
@@ -651,14 +631,7 @@ function gridKnnQueries(
     for (let j = 0; j < cnt; j++) {
       const dist = bufD[j];
       if (dist >= worst) continue;
-      let t = found < k ? found++ : k - 1;
-      while (t > 0 && bd[t - 1] > dist) {
-        bd[t] = bd[t - 1];
-        bi[t] = bi[t - 1];
-        t--;
-      }
-      bd[t] = dist;
-      bi[t] = bufI[j];
+      found = insertKBest(bd, bi, found, k, dist, bufI[j]);
       if (found === k) worst = bd[k - 1];
     }
     const o = q * k;
@@ -708,4 +681,27 @@ function copyFinite(points: Float32Array, idx: Uint32Array, data: Float32Array, 
   box[4] = hy;
   box[5] = hz;
   return m;
+}
+
+/**
+ * Inserts (dist, id) into the ascending k-best list bd / bi holding `found` entries (the caller has checked that
+ * dist beats the current k-th); returns the new count. Small enough for V8 to inline into the search loops.
+ */
+function insertKBest(
+  bd: Float64Array,
+  bi: Int32Array,
+  found: number,
+  k: number,
+  dist: number,
+  id: number,
+): number {
+  let j = found < k ? found++ : k - 1;
+  while (j > 0 && bd[j - 1] > dist) {
+    bd[j] = bd[j - 1];
+    bi[j] = bi[j - 1];
+    j--;
+  }
+  bd[j] = dist;
+  bi[j] = id;
+  return found;
 }
