@@ -10,6 +10,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { calibrateBackground, writeCalibration } from './synthCalibrate';
+import { runCliMain } from './cliMain';
 
 async function main(): Promise<number> {
   const argv = process.argv.slice(2);
@@ -70,12 +71,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-void main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (e: unknown) => {
-    process.stderr.write(`error: ${(e as Error).message}\n`);
-    process.exitCode = 1;
-  },
-);
+runCliMain(main);

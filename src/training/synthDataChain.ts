@@ -19,6 +19,7 @@ import { ModelRegistry, meshToObjectModel } from '../pose/models';
 import type { Frame, Pose } from '../types';
 import { DeclipPipeline, defaultPipelineSettings } from '../node/declipPipeline';
 import { evalScene, isHeldOut, scaledIntrinsics } from './synthData';
+import { runCliMain } from './cliMain';
 
 /** One queried object. */
 export interface ChainRow {
@@ -173,14 +174,4 @@ async function main(): Promise<number> {
   return 0;
 }
 
-if (require.main === module) {
-  void main().then(
-    (c) => {
-      process.exitCode = c;
-    },
-    (e: unknown) => {
-      process.stderr.write(`error: ${(e as Error).message}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+if (require.main === module) runCliMain(main);
