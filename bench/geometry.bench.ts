@@ -5,12 +5,11 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { KdTree } from '../src/geometry/kdtree';
-import { SeededRng } from '../src/geometry/rng';
+import { geometryBenchInputs } from './geometryInputs';
 import { depthToPointCloud } from '../src/geometry/depth';
 import { estimateNormals } from '../src/geometry/normals';
 import { computeFpfh } from '../src/geometry/fpfh';
 import { voxelDownSample } from '../src/geometry/filters';
-import { transformPoints } from '../src/geometry/linalg';
 import { asymmetricObject, fourierFeatures, randomPose, renderPoints } from '../src/geometry/testutil';
 import { poseCompose } from '../src/geometry/linalg';
 import { estimateAnchorPose } from '../src/pose/anchor';
@@ -41,8 +40,7 @@ function time(label: string, reps: number, fn: () => void): number {
 }
 
 async function main(): Promise<void> {
-  const rng = new SeededRng(1);
-  const pts = new Float32Array(3 * 50000).map(() => rng.next());
+  const { rng, pts, cam, depth, mask, obj, scene } = geometryBenchInputs();
   time('KdTree build, 50k points', 20, () => new KdTree(pts));
   const tree = new KdTree(pts);
   const idx = new Int32Array(10);
@@ -54,29 +52,11 @@ async function main(): Promise<void> {
     tree.knnSearch(pts, 10);
   });
 
-  // 20k-pixel mask lifting + outlier removal + clustering (two synthetic slanted planes side by side)
-  const cam = { width: 640, height: 480, fx: 600, fy: 600, cx: 320, cy: 240 };
-  const depth = new Float32Array(640 * 480);
-  const mask = new Uint8Array(640 * 480);
-  for (let v = 140; v < 240; v++) {
-    for (let u = 200; u < 300; u++) {
-      depth[v * 640 + u] = 0.7 + 0.0005 * u;
-      mask[v * 640 + u] = 1;
-      depth[v * 640 + u + 120] = 0.75 + 0.0003 * v;
-      mask[v * 640 + u + 120] = 1;
-    }
-  }
   time('extractInstances, 20k-pixel mask (2 instances)', 30, () => {
     extractInstances({ depthM: depth, camera: cam }, [{ label: 'x', mask }]);
   });
 
-  // model-mode pose: ~2k model points, ~5k scene points
-  const obj = asymmetricObject(rng, 2000);
   const model = prepareObjectModel({ name: 'obj', pointsM: obj });
-  const scene = transformPoints(asymmetricObject(rng, 5000), {
-    ...randomPose(rng, Math.PI, 0.05),
-    tM: new Float64Array([0, 0, 0.7]),
-  });
   time('model-mode pose (2k model, 5k scene points)', 10, () => {
     estimateModelPose({ points: scene }, model);
   });

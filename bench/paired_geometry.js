@@ -8,39 +8,22 @@
  *   npx tsc -p tsconfig.json --outDir /tmp/build-new
  *   NODE_PATH=$PWD/node_modules node bench/paired_geometry.js /tmp/build-old /tmp/build-new
  *
- * With one build it pairs per-query `knn` against the batch `knnSearch` on the same tree.
+ * With one build it pairs per-query `knn` against the batch `knnSearch` on the same tree. The inputs come from
+ * bench/geometryInputs of BUILD_B (commits before 2445dd9 do not have it; pass such a build as BUILD_A).
  */
 'use strict';
 const path = require('path');
 
+// the same input arrays for both builds (bench/geometryInputs of the build that has it: BUILD_B, else BUILD_A)
+let shared = null;
 function inputs(root) {
   const r = (m) => require(path.join(path.resolve(root), 'src', m));
-  const { SeededRng } = r('geometry/rng');
-  const { transformPoints } = r('geometry/linalg');
-  const { asymmetricObject, randomPose } = r('geometry/testutil');
   const { estimateModelPose, prepareObjectModel } = r('pose/model');
   const { extractInstances } = r('pose/instances');
   const { KdTree } = r('geometry/kdtree');
-  const rng = new SeededRng(1);
-  const pts = new Float32Array(3 * 50000).map(() => rng.next());
+  const { pts, cam, depth, mask, obj, scene } = shared;
   const tree = new KdTree(pts);
-  const obj = asymmetricObject(rng, 2000);
   const model = prepareObjectModel({ name: 'obj', pointsM: obj });
-  const scene = transformPoints(asymmetricObject(rng, 5000), {
-    ...randomPose(rng, Math.PI, 0.05),
-    tM: new Float64Array([0, 0, 0.7]),
-  });
-  const cam = { width: 640, height: 480, fx: 600, fy: 600, cx: 320, cy: 240 };
-  const depth = new Float32Array(640 * 480);
-  const mask = new Uint8Array(640 * 480);
-  for (let v = 140; v < 240; v++) {
-    for (let u = 200; u < 300; u++) {
-      depth[v * 640 + u] = 0.7 + 0.0005 * u;
-      mask[v * 640 + u] = 1;
-      depth[v * 640 + u + 120] = 0.75 + 0.0003 * v;
-      mask[v * 640 + u + 120] = 1;
-    }
-  }
   const idx = new Int32Array(10);
   const d2 = new Float64Array(10);
   return {
@@ -86,6 +69,7 @@ if (!oldDir) {
   );
   process.exit(2);
 }
+shared = require(path.join(path.resolve(newDir ?? oldDir), 'bench', 'geometryInputs')).geometryBenchInputs();
 const A = inputs(oldDir);
 if (!newDir) {
   const k = Object.keys(A);
