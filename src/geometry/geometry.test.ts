@@ -431,6 +431,24 @@ describe('registration', () => {
     },
   );
 
+  it.each(['point-to-point', 'point-to-plane'] as const)(
+    'ICP %s of a cloud onto itself keeps every exact match across iterations (warm-started searches)',
+    (method) => {
+      // iteration 2 re-finds each point's match at distance 0: a zero search bound must not drop it
+      const r = registrationIcp({ points: obj.subarray(0, 3 * 1500) }, target, undefined, {
+        maxCorrespondenceDistanceM: 0.05,
+        method,
+        maxIterations: 5,
+        relativeFitness: 0,
+        relativeRmse: 0,
+      });
+      expect(r.fitness).toBe(1);
+      expect(r.numCorrespondences).toBe(1500);
+      expect(r.inlierRmseM).toBeLessThan(1e-6);
+      expect(r.iterations).toBeGreaterThanOrEqual(2);
+    },
+  );
+
   it('FPFH + mutual matching + RANSAC recovers a large rotation, ICP refines it', () => {
     const rng = new SeededRng(25);
     const { cloud: model } = voxelDownSample({ points: obj }, 0.006);

@@ -599,7 +599,9 @@ export function registrationIcp(
         const d2 = ex * ex + ey * ey + ez * ez;
         if (d2 < r2) r2 = d2;
       }
-      const j = tree.nearestWithinSq(X, Y, Z, r2);
+      // on the previous match exactly (a zero bound admits nothing): keep it
+      const j = r2 === 0 ? pj : tree.nearestWithinSq(X, Y, Z, r2);
+      const jd2 = r2 === 0 ? 0 : tree.lastDist2;
       prevJ[i] = j;
       if (j < 0) continue;
       if (tn && !(tn[3 * j] - tn[3 * j] === 0) && method === 'point-to-plane') continue;
@@ -608,7 +610,7 @@ export function registrationIcp(
       tx[3 * m + 2] = Z;
       corrS[m] = i;
       corrT[m] = j;
-      e += tree.lastDist2;
+      e += jd2;
       m++;
     }
     return { m, fitness: valid ? m / valid : 0, rmse: m ? Math.sqrt(e / m) : 0 };
