@@ -36,8 +36,7 @@ export function estimateNormals(cloud: PointCloud, options: NormalOptions = {}):
   const vp = options.viewpoint ?? [0, 0, 0];
   const centroid = options.orientOutward ? computeCentroid(p) : null;
   const maxNb = options.maxNeighbors ?? 60;
-  const ti = new Int32Array(Math.max(k, maxNb));
-  const td = new Float64Array(Math.max(k, maxNb));
+  const ti = new Int32Array(maxNb);
   const radBuf: number[] = [];
   const cov = new Float64Array(9);
   const eig = { values: new Float64Array(3), vectors: new Float64Array(9) };
@@ -59,13 +58,10 @@ export function estimateNormals(cloud: PointCloud, options: NormalOptions = {}):
         m = radBuf.length;
         nb = radBuf;
       }
-    } else if (batch) {
-      m = 0;
-      while (m < k && batch[i * k + m] >= 0) m++;
-      nb = batch.subarray(i * k, i * k + m);
     } else {
-      m = tree.knn(x, y, z, k, ti, td);
-      nb = ti;
+      m = 0;
+      while (m < k && batch![i * k + m] >= 0) m++;
+      nb = batch!.subarray(i * k, i * k + m);
     }
     if (m < 3) continue;
     let mx = 0,

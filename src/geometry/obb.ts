@@ -135,14 +135,8 @@ function fitAlongAxes(points: ArrayLike<number>, axes: number[][]): OrientedBox 
   const A1 = axes[1];
   const A2 = axes[2];
   const e = projectExtents(points, A0[0], A0[1], A0[2], A1[0], A1[1], A1[2], A2[0], A2[1], A2[2]);
-  const m0 = e[0],
-    m1 = e[1],
-    m2 = e[2],
-    M0 = e[3],
-    M1 = e[4],
-    M2 = e[5];
-  const mins = [m0, m1, m2];
-  const maxs = [M0, M1, M2];
+  const mins = [e[0], e[1], e[2]];
+  const maxs = [e[3], e[4], e[5]];
   const ext = [0, 1, 2].map((a) => maxs[a] - mins[a]);
   const order = [0, 1, 2].sort((a, b) => ext[b] - ext[a]);
   const ax0 = axes[order[0]];
