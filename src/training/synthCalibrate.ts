@@ -14,7 +14,7 @@ import { DEFAULT_BACKGROUND_PROMPTS, Perceiver, type PerceiverOptions } from '..
 import { masksFromDenseFeatures } from '../perception/masks';
 import { planResize, preprocessImage, resizeOptionsFromManifest } from '../perception/preprocess';
 import { readDatasetFrames, readDatasetImage } from './synthData';
-import { maskIou, objectQuery } from './synthDataEval';
+import { maskIou, objectQuery, warnOnlyLogger } from './synthDataEval';
 
 export interface CalibrationSetting {
   backgroundPrompts: string[];
@@ -72,8 +72,7 @@ export async function calibrateBackground(
   const candidates = opts.candidates ?? DEFAULT_BACKGROUND_PROMPTS;
   const offsets = opts.offsets ?? DEFAULT_CALIBRATION_OFFSETS;
   const threshold = opts.threshold ?? 0.5;
-  const quiet = { info: () => undefined, warn: (m: string) => process.stderr.write(`warn: ${m}\n`) };
-  const p = await Perceiver.load(modelDir, { logger: quiet, ...opts.perceiver });
+  const p = await Perceiver.load(modelDir, { logger: warnOnlyLogger, ...opts.perceiver });
   const m = p.manifest;
   const D = m.feature_dim;
   const settings = subsets(candidates).flatMap((bg) =>
@@ -85,14 +84,17 @@ export async function calibrateBackground(
   };
   settings.push(current);
   const iouSum = new Float64Array(settings.length);
-  const textCache = new Map<string, Float32Array>();
-  const embed = async (t: string) => {
-    let e = textCache.get(t);
-    if (!e) textCache.set(t, (e = await p.embedText(t)));
-    return e;
-  };
   let nq = 0;
   try {
+    // each setting's background embeddings, once (embedText caches per prompt)
+    const bgEmbs: Float32Array[] = [];
+    for (const s of settings) {
+      const bgEmb = new Float32Array(s.backgroundPrompts.length * D);
+      for (let i = 0; i < s.backgroundPrompts.length; i++) {
+        bgEmb.set(await p.embedText(s.backgroundPrompts[i]), i * D);
+      }
+      bgEmbs.push(bgEmb);
+    }
     for (let f = 0; f < frames.length; f++) {
       const fr = frames[f];
       const { rgb, labels } = readDatasetImage(datasetDir, split, fr);
@@ -108,13 +110,10 @@ export async function calibrateBackground(
       const { dense } = await p.encodeImage(pre.pixels, pre.dims[2], pre.dims[3]);
       for (const o of fr.objects) {
         const q = objectQuery(o);
-        const qEmb = await embed(q);
+        const qEmb = await p.embedText(q);
         nq++;
         for (let s = 0; s < settings.length; s++) {
-          const bg = settings[s].backgroundPrompts;
-          const bgEmb = new Float32Array(bg.length * D);
-          for (let i = 0; i < bg.length; i++) bgEmb.set(await embed(bg[i]), i * D);
-          const r = masksFromDenseFeatures(dense, [q], qEmb, bgEmb, m.logit_scale, plan, {
+          const r = masksFromDenseFeatures(dense, [q], qEmb, bgEmbs[s], m.logit_scale, plan, {
             threshold,
             backgroundLogitOffset: settings[s].backgroundLogitOffset,
           });

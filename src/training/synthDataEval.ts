@@ -12,6 +12,14 @@
 import { Perceiver, type PerceiverOptions } from '../perception';
 import { readDatasetFrames, readDatasetImage, type DatasetFrame } from './synthData';
 
+/** The training tools' Perceiver logger: warnings to stderr, no info lines. */
+export const warnOnlyLogger = {
+  info: (): void => undefined,
+  warn: (m: string): void => {
+    process.stderr.write(`warn: ${m}\n`);
+  },
+};
+
 /** IoU of one query. */
 export interface QueryIou {
   frame: number;
@@ -91,8 +99,7 @@ export async function evaluateSynthMasks(
   const split = opts.split ?? 'eval';
   const frames = readDatasetFrames(datasetDir, split).slice(0, opts.maxFrames ?? Infinity);
   const modes = opts.modes ?? ['single', 'joint'];
-  const quiet = { info: () => undefined, warn: (m: string) => process.stderr.write(`warn: ${m}\n`) };
-  const p = await Perceiver.load(modelDir, { logger: quiet, ...opts.perceiver });
+  const p = await Perceiver.load(modelDir, { logger: warnOnlyLogger, ...opts.perceiver });
   const rows: QueryIou[] = [];
   try {
     for (let f = 0; f < frames.length; f++) {
