@@ -77,7 +77,6 @@ if (!newDir) {
 } else {
   const B = inputs(newDir);
   for (const k of Object.keys(A)) {
-    if (k.includes('batch')) continue; // older builds have no grid path
     pair(k, A[k], B[k], k.startsWith('kNN') ? 1 : k.startsWith('model') ? 5 : 20);
   }
   pair(
