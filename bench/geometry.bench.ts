@@ -24,8 +24,14 @@ function median(xs: number[]): number {
   return s[Math.floor(s.length / 2)];
 }
 
+/**
+ * Median of `reps` timed calls after a warm-up of at least 3 calls and 0.5 s (at most 30 calls), so that the
+ * figures are the steady state of a running node, not V8's first tiers (the model-mode pose took about twice as
+ * long over its first ten calls).
+ */
 function time(label: string, reps: number, fn: () => void): number {
-  fn(); // warm-up / JIT
+  const w0 = performance.now();
+  for (let w = 0; w < 30 && (w < 3 || performance.now() - w0 < 500); w++) fn();
   const ts: number[] = [];
   for (let r = 0; r < reps; r++) {
     const t0 = performance.now();
