@@ -45,7 +45,21 @@ function time(label: string, reps: number, fn: () => void): number {
   return m;
 }
 
+/**
+ * A fixed pure-JS loop (4 passes of sum-of-squares over 1 Mi doubles), timed like the cases: this shared host's
+ * speed drifts by up to 2x between hours, so runs are compared through it.
+ */
+function hostCalibration(when: string): void {
+  const a = new Float64Array(1 << 20).map((_, i) => i * 1e-6);
+  let sink = 0;
+  time(`host calibration (${when}): fixed JS loop`, 15, () => {
+    for (let r = 0; r < 4; r++) for (let i = 0; i < a.length; i++) sink += a[i] * a[i];
+  });
+  if (sink === 42) console.log(''); // keeps the loop live
+}
+
 async function main(): Promise<void> {
+  hostCalibration('start');
   const { rng, pts, cam, depth, mask, obj, scene } = geometryBenchInputs();
   time('KdTree build, 50k points', 20, () => new KdTree(pts));
   const tree = new KdTree(pts);
@@ -54,7 +68,7 @@ async function main(): Promise<void> {
   time('KdTree 50k kNN queries (k=10), one knn call each', 10, () => {
     for (let i = 0; i < 50000; i++) tree.knn(pts[3 * i], pts[3 * i + 1], pts[3 * i + 2], 10, idx, d2);
   });
-  time('KdTree.knnSearch, the 50k points as one batch (k=10, grid path)', 10, () => {
+  time('KdTree.knnSearch, the 50k points as one batch (k=10, grid path)', 30, () => {
     tree.knnSearch(pts, 10);
   });
 
@@ -126,6 +140,7 @@ async function main(): Promise<void> {
       );
     }
   }
+  hostCalibration('end');
 }
 
 if (require.main === module) {
