@@ -44,8 +44,14 @@ async function main(): Promise<void> {
   ] as const) {
     const plan = planResize(W, H, { policy, inputSize: [size, size], patchSize: 16 });
     const scratch: PreprocessScratch = {};
+    await time(
+      `preprocess WebAssembly SIMD ${policy} ${size} -> ${plan.dstWidth}x${plan.dstHeight}`,
+      50,
+      () => preprocessImage(img, plan, mean, std, scratch),
+    );
+    const jsScratch: PreprocessScratch = { engine: 'js' };
     await time(`preprocess typed-array ${policy} ${size} -> ${plan.dstWidth}x${plan.dstHeight}`, 50, () =>
-      preprocessImage(img, plan, mean, std, scratch),
+      preprocessImage(img, plan, mean, std, jsScratch),
     );
     const out = new Float32Array(3 * plan.dstWidth * plan.dstHeight);
     await time(`preprocess sharp resize + JS normalise ${plan.dstWidth}x${plan.dstHeight}`, 50, async () => {

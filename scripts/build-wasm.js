@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * Assembles the WebAssembly kernels (src/geometry/wasm/*.wat) with wabt and writes each as a base64 TypeScript
+ * Assembles the WebAssembly kernels (src/{geometry,perception}/wasm/*.wat) with wabt and writes each as a base64 TypeScript
  * module next to it (kbest.wat -> kbest.wasm.ts), so that ts-jest, tsc and the node load them synchronously with
  * no file to copy. `npm run build:wasm`; a test fails when a committed module is not its .wat's assembly.
  *   node scripts/build-wasm.js [--check]   (--check: exit 1 if a module is stale, write nothing)
@@ -9,12 +9,12 @@
 const fs = require('fs');
 const path = require('path');
 
-const dir = path.join(__dirname, '..', 'src', 'geometry', 'wasm');
+const dirs = ['geometry', 'perception'].map((d) => path.join(__dirname, '..', 'src', d, 'wasm'));
 
 /** The TypeScript module text for the assembled bytes of `watFile`. */
 async function moduleText(watFile) {
   const wabt = await require('wabt')();
-  const parsed = wabt.parseWat(path.basename(watFile), fs.readFileSync(watFile, 'utf8'));
+  const parsed = wabt.parseWat(path.basename(watFile), fs.readFileSync(watFile, 'utf8'), { simd: true });
   parsed.validate();
   const { buffer } = parsed.toBinary({});
   parsed.destroy();
@@ -31,8 +31,13 @@ async function moduleText(watFile) {
 async function main() {
   const check = process.argv.includes('--check');
   let stale = 0;
-  for (const f of fs.readdirSync(dir).filter((n) => n.endsWith('.wat'))) {
-    const wat = path.join(dir, f);
+  const wats = dirs.flatMap((d) =>
+    fs
+      .readdirSync(d)
+      .filter((n) => n.endsWith('.wat'))
+      .map((n) => path.join(d, n)),
+  );
+  for (const wat of wats) {
     const out = wat.replace(/\.wat$/, '.wasm.ts');
     const text = await moduleText(wat);
     const old = fs.existsSync(out) ? fs.readFileSync(out, 'utf8') : '';

@@ -6,6 +6,7 @@
  */
 import { PerceptionInputError } from './errors';
 import type { ModelManifest, ResizePolicy } from './manifest';
+import { ResizeKernel } from './wasm/preprocessWasm';
 
 export type ImageEncoding = 'rgb8' | 'bgr8' | 'rgba8' | 'bgra8' | 'mono8';
 
@@ -228,6 +229,12 @@ export function axisWeights(srcLen: number, dstLen: number): AxisWeights {
 
 /** Reusable scratch for {@link preprocessImage} (avoid per-frame allocation). */
 export interface PreprocessScratch {
+  /**
+   * 'wasm' (default): the passes run in WebAssembly SIMD (wasm/preprocess.wat); 'js': the TypeScript passes
+   * (the reference the WebAssembly path is tested against).
+   */
+  engine?: 'wasm' | 'js';
+  kernel?: ResizeKernel;
   rows?: Float32Array;
   out?: Float32Array;
   key?: string;
@@ -375,9 +382,43 @@ export function preprocessImage(
     scratch.wy = axisWeights(img.height, ch);
     scratch.fx = fixedTaps(scratch.wx, enc.channels);
     scratch.fy = fixedTaps(scratch.wy, cw * 3);
-    scratch.rows = new Float32Array(img.height * cw * 3);
-    scratch.out = new Float32Array(3 * H * W);
+    scratch.kernel = undefined;
+    scratch.rows = undefined;
+    scratch.out = undefined;
   }
+  const plane = H * W;
+  const sr = 1 / (255 * std[0]);
+  const sg = 1 / (255 * std[1]);
+  const sb = 1 / (255 * std[2]);
+  const orr = mean[0] / std[0];
+  const og = mean[1] / std[1];
+  const ob = mean[2] / std[2];
+  if (scratch.engine !== 'js') {
+    const fx = scratch.fx!;
+    const fy = scratch.fy!;
+    scratch.kernel ??= new ResizeKernel({
+      srcWidth: img.width,
+      srcHeight: img.height,
+      step,
+      cw,
+      ch,
+      W,
+      H,
+      contentX: plan.contentX,
+      contentY: plan.contentY,
+      xT: fx.T,
+      xOff: fx.off,
+      xW: fx.w,
+      yT: fy.T,
+      yRow: fy.off.map((o) => o / (cw * 3)),
+      yW: fy.w,
+    });
+    // the letterbox border is never written: it stays 0 (the normalised mean)
+    const pixels = scratch.kernel.run(img.data, enc.r, enc.g, enc.b, [sr, sg, sb], [orr, og, ob]);
+    return { pixels, dims: [1, 3, H, W], plan };
+  }
+  scratch.rows ??= new Float32Array(img.height * cw * 3);
+  scratch.out ??= new Float32Array(3 * H * W);
   const wx = scratch.wx!;
   const wy = scratch.wy!;
   const rows = scratch.rows!;
@@ -419,13 +460,6 @@ export function preprocessImage(
   }
   // Pass 2: vertical resample + normalise into planar NCHW.
   if (plan.contentWidth !== W || plan.contentHeight !== H) out.fill(0);
-  const plane = H * W;
-  const sr = 1 / (255 * std[0]);
-  const sg = 1 / (255 * std[1]);
-  const sb = 1 / (255 * std[2]);
-  const orr = mean[0] / std[0];
-  const og = mean[1] / std[1];
-  const ob = mean[2] / std[2];
   const rowLen = cw * 3;
   if (fast) {
     vertical3(rows, out, ch, cw, W, plane, plan.contentX, plan.contentY, fy, [sr, sg, sb], [orr, og, ob]);

@@ -35,7 +35,7 @@ function mismatches(
 }
 
 describe('batch kNN grid loop (WebAssembly, wasm/knngrid.wat)', () => {
-  it('the committed knngrid.wasm.ts is the assembly of knngrid.wat (npm run build:wasm)', () => {
+  it("every committed *.wasm.ts module (knngrid, preprocess) is its .wat file's assembly (npm run build:wasm)", () => {
     const r = spawnSync(process.execPath, [path.join('scripts', 'build-wasm.js'), '--check'], {
       cwd: path.join(__dirname, '..', '..', '..'),
       encoding: 'utf8',
