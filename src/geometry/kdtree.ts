@@ -1,5 +1,5 @@
 import { GeometryInputError, requireStride } from './errors';
-import { KnnGridBatch } from './wasm/knngrid';
+import { type GridAxes, KnnGridBatch } from './wasm/knngrid';
 
 /**
  * Static 3D kd-tree over interleaved xyz (Float32Array), built once by median splits on the widest side of each
@@ -536,19 +536,13 @@ export class KdTree {
 }
 
 /** A uniform grid over points sorted by cell (x fastest); `start[c]..start[c+1]` are cell c's points. */
-interface GridIndex {
+interface GridIndex extends GridAxes {
   gx: Float64Array;
   gy: Float64Array;
   gz: Float64Array;
   /** original point index of each sorted point */
   gi: Int32Array;
   start: Int32Array;
-  nx: number;
-  ny: number;
-  nz: number;
-  lx: number;
-  ly: number;
-  lz: number;
   /** 1 / cell side */
   inv: number;
 }

@@ -46,14 +46,18 @@ function instanceWith(pages: number): { mem: WebAssembly.Memory; fn: GridFn } {
   return { mem, fn };
 }
 
-/** Grid geometry: cells per axis, the grid's low corner and the cell side (metres). */
-export interface GridShape {
+/** A uniform grid's cells per axis and its low corner (metres). */
+export interface GridAxes {
   nx: number;
   ny: number;
   nz: number;
   lx: number;
   ly: number;
   lz: number;
+}
+
+/** Grid geometry: cells per axis, the grid's low corner and the cell side `c` (metres). */
+export interface GridShape extends GridAxes {
   c: number;
 }
 
