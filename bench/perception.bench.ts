@@ -80,7 +80,7 @@ async function main(): Promise<void> {
   }
   const q = new Float32Array(3 * D).map(() => Math.random() - 0.5);
   const bg = new Float32Array(4 * D).map(() => Math.random() - 0.5);
-  await time('mask post-processing 3 queries + 4 bg, 28x28x512 -> 640x480 (random features)', 30, () =>
+  await time('mask post-processing 3 queries + 4 bg, 28x28x512 -> 640x480 (random features), wasm', 30, () =>
     masksFromDenseFeatures(
       { data: feats, gridHeight: 28, gridWidth: 28, dim: D },
       ['a', 'b', 'c'],
@@ -91,6 +91,23 @@ async function main(): Promise<void> {
       {
         threshold: 0.3,
         minAreaPx: 64,
+        engine: 'wasm',
+      },
+    ),
+  );
+
+  await time('mask post-processing 3 queries + 4 bg, 28x28x512 -> 640x480 (random features), js', 30, () =>
+    masksFromDenseFeatures(
+      { data: feats, gridHeight: 28, gridWidth: 28, dim: D },
+      ['a', 'b', 'c'],
+      q,
+      bg,
+      100,
+      plan,
+      {
+        threshold: 0.3,
+        minAreaPx: 64,
+        engine: 'js',
       },
     ),
   );
@@ -118,7 +135,7 @@ async function main(): Promise<void> {
   [0, 1, 2].forEach((k) => qs.set(proto[k], k * D));
   const bgs = new Float32Array(4 * D);
   for (let k = 0; k < 4; k++) bgs.set(proto[3], k * D);
-  await time('mask post-processing, 3 objects (piecewise-constant features)', 30, () =>
+  await time('mask post-processing, 3 objects (piecewise-constant features), wasm', 30, () =>
     masksFromDenseFeatures(
       { data: smooth, gridHeight: 28, gridWidth: 28, dim: D },
       ['a', 'b', 'c'],
@@ -129,6 +146,23 @@ async function main(): Promise<void> {
       {
         threshold: 0.5,
         minAreaPx: 64,
+        engine: 'wasm',
+      },
+    ),
+  );
+
+  await time('mask post-processing, 3 objects (piecewise-constant features), js', 30, () =>
+    masksFromDenseFeatures(
+      { data: smooth, gridHeight: 28, gridWidth: 28, dim: D },
+      ['a', 'b', 'c'],
+      qs,
+      bgs,
+      100,
+      plan,
+      {
+        threshold: 0.5,
+        minAreaPx: 64,
+        engine: 'js',
       },
     ),
   );

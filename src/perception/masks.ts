@@ -7,6 +7,7 @@
 import { PerceptionInputError } from './errors';
 import type { ResizePlan } from './preprocess';
 import { rowDotProducts } from '../geometry/linalg';
+import { MaskFrame } from './wasm/maskpostWasm';
 
 /** Dense feature map [h, w, D] row-major (one image), L2-normalised along D. */
 export interface DenseFeatures {
@@ -180,9 +181,10 @@ export function connectedComponents(
 ): { labels: Int32Array; components: Component[] } {
   const r = labelRuns(mask, width, height, minAreaPx, connectivity);
   const labels = new Int32Array(width * height);
-  for (let k = 0; k < r.nRuns; k++) {
+  for (let k = 0, t = 0; k < r.nRuns; k++, t += 3) {
     const l = r.runLabel[k];
-    if (l) labels.fill(l, r.rRow[k] * width + r.rStart[k], r.rRow[k] * width + r.rEnd[k]);
+    const o = r.runs[t + 2] * width;
+    if (l) labels.fill(l, o + r.runs[t], o + r.runs[t + 1]);
   }
   return { labels, components: r.components };
 }
@@ -190,50 +192,28 @@ export function connectedComponents(
 /** Horizontal runs of a mask with their component label (0 = dropped as too small). */
 export interface LabelledRuns {
   nRuns: number;
-  rStart: Int32Array;
-  /** Exclusive end column. */
-  rEnd: Int32Array;
-  rRow: Int32Array;
+  /** (start column, exclusive end column, row) per run, in raster order. */
+  runs: Int32Array;
   runLabel: Int32Array;
   components: Component[];
 }
 
-/** Run-length connected-component labelling (the core of {@link connectedComponents}). */
-export function labelRuns(
-  mask: Uint8Array,
-  width: number,
-  height: number,
-  minAreaPx = 1,
-  connectivity: 4 | 8 = 8,
-): LabelledRuns {
+/**
+ * The horizontal runs of the non-zero pixels of `mask` in raster order, as (start, exclusive end, row) triples.
+ * A 0/1 mask whose rows start on 4-byte boundaries is also read 4 pixels at a time (empty or full words).
+ */
+export function maskRuns(mask: Uint8Array, width: number, height: number): Int32Array {
   const n = width * height;
   if (mask.length !== n)
     throw new PerceptionInputError('mask', `length ${mask.length} != ${width}x${height}`);
-  const maxRuns = Math.ceil(width / 2) * height;
-  const rStart = new Int32Array(maxRuns);
-  const rEnd = new Int32Array(maxRuns); // exclusive
-  const rRow = new Int32Array(maxRuns);
-  const parent = new Int32Array(maxRuns);
-  const find = (x: number): number => {
-    while (parent[x] !== x) {
-      parent[x] = parent[parent[x]];
-      x = parent[x];
-    }
-    return x;
-  };
-  const slack = connectivity === 8 ? 1 : 0;
-  // a 0/1 mask whose rows start on 4-byte boundaries is also read 4 pixels at a time (empty or full words)
+  const out = new Int32Array(3 * Math.ceil(width / 2) * height);
   const words =
     mask.byteOffset % 4 === 0 && width % 4 === 0
       ? new Uint32Array(mask.buffer, mask.byteOffset, n >> 2)
       : null;
-  let nRuns = 0;
-  let prevFirst = 0;
-  let prevLast = 0; // runs of the previous row: [prevFirst, prevLast)
+  let t = 0;
   for (let y = 0; y < height; y++) {
     const off = y * width;
-    const rowFirst = nRuns;
-    let j = prevFirst;
     for (let x = 0; x < width;) {
       if (!mask[off + x]) {
         if (words && (x & 3) === 0) {
@@ -250,24 +230,76 @@ export function labelRuns(
         if (words && (x & 3) === 0 && x + 4 <= width && words[(off + x) >> 2] === 0x01010101) x += 4;
         else x++;
       }
-      const r = nRuns++;
-      rStart[r] = s0;
-      rEnd[r] = x;
-      rRow[r] = y;
-      parent[r] = r;
-      // previous-row runs overlapping [s0 - slack, x + slack)
-      while (j < prevLast && rEnd[j] + slack <= s0) j++;
-      for (let k = j; k < prevLast && rStart[k] < x + slack; k++) {
-        const a = find(k);
-        const b = find(r);
-        if (a !== b) {
-          if (a < b) parent[b] = a;
-          else parent[a] = b;
-        }
+      out[t] = s0;
+      out[t + 1] = x;
+      out[t + 2] = y;
+      t += 3;
+    }
+  }
+  return out.subarray(0, t);
+}
+
+/** Run-length connected-component labelling (the core of {@link connectedComponents}). */
+export function labelRuns(
+  mask: Uint8Array,
+  width: number,
+  height: number,
+  minAreaPx = 1,
+  connectivity: 4 | 8 = 8,
+): LabelledRuns {
+  return unionRuns(maskRuns(mask, width, height), width, height, minAreaPx, connectivity);
+}
+
+/**
+ * Connected components over the runs of a mask ((start, exclusive end, row) triples in raster order, as
+ * {@link maskRuns} gives), by union-find between overlapping runs of consecutive rows. Components smaller than
+ * `minAreaPx` get label 0. Labels are 1-based, numbered in raster order of each component's first pixel.
+ */
+export function unionRuns(
+  runs: Int32Array,
+  width: number,
+  height: number,
+  minAreaPx = 1,
+  connectivity: 4 | 8 = 8,
+): LabelledRuns {
+  const nRuns = runs.length / 3;
+  const parent = new Int32Array(nRuns);
+  const find = (x: number): number => {
+    while (parent[x] !== x) {
+      parent[x] = parent[parent[x]];
+      x = parent[x];
+    }
+    return x;
+  };
+  const slack = connectivity === 8 ? 1 : 0;
+  let prevFirst = 0;
+  let prevLast = 0; // runs of the previous row: [prevFirst, prevLast)
+  let curFirst = 0; // the first run of the current row
+  let row = -1;
+  let j = 0;
+  for (let r = 0; r < nRuns; r++) {
+    const s0 = runs[3 * r];
+    const e0 = runs[3 * r + 1];
+    const y = runs[3 * r + 2];
+    if (y !== row) {
+      // a new row: its neighbours are the runs of row y - 1, if the last row with runs was that one
+      prevFirst = y === row + 1 ? curFirst : r;
+      prevLast = r;
+      curFirst = r;
+      row = y;
+      j = prevFirst;
+    }
+    parent[r] = r;
+    // previous-row runs overlapping [s0 - slack, e0 + slack)
+    while (j < prevLast && runs[3 * j + 1] + slack <= s0) j++;
+    for (let k = j; k < prevLast && runs[3 * k] < e0 + slack; k++) {
+      const a = find(k);
+      const b = find(r);
+      if (a !== b) {
+        if (a < b) parent[b] = a;
+        else parent[a] = b;
       }
     }
-    prevFirst = rowFirst;
-    prevLast = nRuns;
   }
   const area = new Int32Array(nRuns);
   const x0 = new Int32Array(nRuns).fill(width);
@@ -276,11 +308,14 @@ export function labelRuns(
   const y1 = new Int32Array(nRuns).fill(-1);
   for (let r = 0; r < nRuns; r++) {
     const root = find(r);
-    area[root] += rEnd[r] - rStart[r];
-    if (rStart[r] < x0[root]) x0[root] = rStart[r];
-    if (rEnd[r] - 1 > x1[root]) x1[root] = rEnd[r] - 1;
-    if (rRow[r] < y0[root]) y0[root] = rRow[r];
-    if (rRow[r] > y1[root]) y1[root] = rRow[r];
+    const s0 = runs[3 * r];
+    const e0 = runs[3 * r + 1];
+    const y = runs[3 * r + 2];
+    area[root] += e0 - s0;
+    if (s0 < x0[root]) x0[root] = s0;
+    if (e0 - 1 > x1[root]) x1[root] = e0 - 1;
+    if (y < y0[root]) y0[root] = y;
+    if (y > y1[root]) y1[root] = y;
   }
   const labelOf = new Int32Array(nRuns);
   const components: Component[] = [];
@@ -295,7 +330,7 @@ export function labelRuns(
   }
   const runLabel = new Int32Array(nRuns);
   for (let r = 0; r < nRuns; r++) runLabel[r] = labelOf[find(r)];
-  return { nRuns, rStart, rEnd, rRow, runLabel, components };
+  return { nRuns, runs, runLabel, components };
 }
 
 /** One 2D instance of a query. */
@@ -337,6 +372,12 @@ export interface MaskOptions {
    * model's calibrated value comes from model.json `background_logit_offset`.
    */
   backgroundLogitOffset?: number;
+  /**
+   * Where the frame-size pass (upsampling, winner, mask runs) runs: 'wasm' (default; WebAssembly SIMD,
+   * wasm/maskpost.wat) or 'js' (TypeScript, with a block shortcut). Both give the same score maps and masks, bit
+   * for bit; frames under 4 pixels wide always take 'js'.
+   */
+  engine?: 'wasm' | 'js';
 }
 
 /** Output of {@link masksFromDenseFeatures}. */
@@ -395,11 +436,9 @@ export function masksFromDenseFeatures(
   if (bgOffset !== 0) for (let i = Q * P; i < C * P; i++) logits[i] += bgOffset;
   const probs = softmaxClasses(logits, C);
   const taps = upsampleTaps(plan);
-  const rowScratch = new Float32Array(plan.gridHeight * plan.srcWidth);
   const W = plan.srcWidth;
   const H = plan.srcHeight;
   const gridScores: Float32Array[] = [];
-  const scoreMaps: Float32Array[] = [];
   const absent: boolean[] = [];
   for (let q = 0; q < Q; q++) {
     const g = probs.slice(q * P, (q + 1) * P);
@@ -407,136 +446,187 @@ export function masksFromDenseFeatures(
     let gMax = 0;
     for (let p = 0; p < P; p++) if (g[p] > gMax) gMax = g[p];
     absent.push(opts.skipAbsentQueries === true && gMax < threshold);
-    scoreMaps.push(absent[q] ? new Float32Array(0) : upsampleToFrame(g, plan, taps, undefined, rowScratch));
   }
-  // the best background prompt per grid cell, upsampled along x only: its frame rows are lerped on the fly in
-  // the winner pass below (the same arithmetic as upsampleToFrame, rounded to float32 like a stored map)
-  let bgRows: Float32Array | null = null;
+  const present: number[] = [];
+  for (let q = 0; q < Q; q++) if (!absent[q]) present.push(q);
+  const nP = present.length;
+  // the best background prompt per grid cell
   let bgGrid: Float32Array | null = null;
   if (B > 0) {
     const bgMax = (bgGrid = new Float32Array(P));
     for (let c = Q; c < C; c++) for (let p = 0; p < P; p++) bgMax[p] = Math.max(bgMax[p], probs[c * P + p]);
-    bgRows = upsampleRows(bgMax, plan, taps);
   }
-  const masks: Uint8Array[] = scoreMaps.map(() => new Uint8Array(W * H));
+  const masks: Uint8Array[] = [];
+  const scoreMaps: Float32Array[] = [];
   const instances2d: Instance2d[] = [];
   // The winning query of each pixel: max score, >= the best background prompt (ties go to the query; between
-  // queries the first wins), then >= threshold. One pass over the frame.
-  const present: number[] = [];
-  for (let q = 0; q < Q; q++) if (!absent[q]) present.push(q);
-  const maps = present.map((q) => scoreMaps[q]);
-  const outMasks = present.map((q) => masks[q]);
-  const nP = present.length;
-  // Per pixel (the reference rule):
-  const pixelWinner = (y: number, xs: number, xe: number): void => {
-    const r0 = taps.y0[y] * W;
-    const r1 = taps.y1[y] * W;
-    const fy = taps.fy[y];
-    const o = y * W;
-    for (let x = xs; x < xe; x++) {
-      const i = o + x;
-      let best = 0;
-      if (bgRows) {
-        const a = bgRows[r0 + x];
-        best = Math.fround(a + (bgRows[r1 + x] - a) * fy);
+  // queries the first wins), then >= threshold. One pass over the frame, in WebAssembly (the same arithmetic,
+  // bit for bit) or in TypeScript.
+  let frame: MaskFrame | null = null;
+  if ((opts.engine ?? 'wasm') === 'wasm' && W >= 4 && nP > 0) {
+    // the distinct (first, second) grid row pairs of the frame rows
+    const pairOfRow = new Int32Array(H);
+    const pairIds = new Map<number, number>();
+    const pairList: number[] = [];
+    for (let y = 0; y < H; y++) {
+      const key = taps.y0[y] * plan.gridHeight + taps.y1[y];
+      let j = pairIds.get(key);
+      if (j === undefined) {
+        pairIds.set(key, (j = pairList.length / 2));
+        pairList.push(taps.y0[y], taps.y1[y]);
       }
-      let win = -1;
-      for (let k = 0; k < nP; k++) {
-        const v = maps[k][i];
-        if (win < 0 ? v >= best : v > best) {
-          best = v;
-          win = k;
-        }
-      }
-      if (win >= 0 && best >= threshold) outMasks[win][i] = 1;
+      pairOfRow[y] = j;
     }
-  };
-  // Block shortcut: inside the frame block between four grid-cell centres every map is bilinear in the pixel
-  // position, and so is the difference of two maps, whose extremes over the block are then at its corners. So
-  // when one query beats the background, every other query and the threshold at all four corners (by a margin
-  // far above float rounding), it wins the whole block; when no query can win at any corner the block is empty.
-  // Only the remaining blocks are decided per pixel; the result is the same mask.
-  const EPS = 1e-5;
-  const gw = plan.gridWidth;
-  const grids = present.map((q) => gridScores[q]);
-  const segs = (i0: Int32Array, i1: Int32Array, n: number): number[] => {
-    const out: number[] = []; // [start, end, cell0, cell1] per run of pixels sharing their two cells
-    for (let a = 0; a < n;) {
-      let e = a + 1;
-      while (e < n && i0[e] === i0[a] && i1[e] === i1[a]) e++;
-      out.push(a, e, i0[a], i1[a]);
-      a = e;
+    const pairs = Int32Array.from(pairList);
+    const f = (frame = new MaskFrame(nP + (bgGrid ? 1 : 0), bgGrid !== null, W, H, pairs.length / 2));
+    const off = bgGrid ? 1 : 0;
+    const rowScratch = new Float32Array(plan.gridHeight * W);
+    if (bgGrid) f.fillPairs(0, upsampleRows(bgGrid, plan, taps, rowScratch), pairs);
+    present.forEach((q, k) =>
+      f.fillPairs(off + k, upsampleRows(gridScores[q], plan, taps, rowScratch), pairs),
+    );
+    f.setRowTaps(pairOfRow, taps.fy);
+    frame.run(float32AtLeast(threshold));
+    for (let q = 0, k = 0; q < Q; q++) {
+      if (absent[q]) {
+        scoreMaps.push(new Float32Array(0));
+        masks.push(new Uint8Array(W * H));
+      } else {
+        scoreMaps.push(frame.scores(k).slice());
+        masks.push(frame.masks(k++).slice());
+      }
     }
-    return out;
-  };
-  const xSeg = segs(taps.x0, taps.x1, W);
-  const ySeg = segs(taps.y0, taps.y1, H);
-  const corner = new Int32Array(4);
-  for (let sy = 0; sy < ySeg.length && nP > 0; sy += 4) {
-    const ys = ySeg[sy];
-    const ye = ySeg[sy + 1];
-    for (let sx = 0; sx < xSeg.length; sx += 4) {
-      const xs = xSeg[sx];
-      const xe = xSeg[sx + 1];
-      corner[0] = ySeg[sy + 2] * gw + xSeg[sx + 2];
-      corner[1] = ySeg[sy + 2] * gw + xSeg[sx + 3];
-      corner[2] = ySeg[sy + 3] * gw + xSeg[sx + 2];
-      corner[3] = ySeg[sy + 3] * gw + xSeg[sx + 3];
-      // the query that would win at the first corner, by the per-pixel rule on grid values
-      let k0 = -1;
-      let bv = bgGrid ? bgGrid[corner[0]] : 0;
-      for (let k = 0; k < nP; k++) {
-        const v = grids[k][corner[0]];
-        if (k0 < 0 ? v >= bv : v > bv) {
-          bv = v;
-          k0 = k;
+  } else {
+    const rowScratch = new Float32Array(plan.gridHeight * plan.srcWidth);
+    for (let q = 0; q < Q; q++) {
+      scoreMaps.push(
+        absent[q] ? new Float32Array(0) : upsampleToFrame(gridScores[q], plan, taps, undefined, rowScratch),
+      );
+      masks.push(new Uint8Array(W * H));
+    }
+    // the best background prompt upsampled along x only: its frame rows are lerped on the fly in the winner pass
+    // below (the same arithmetic as upsampleToFrame, rounded to float32 like a stored map)
+    const bgRows = bgGrid ? upsampleRows(bgGrid, plan, taps) : null;
+    const maps = present.map((q) => scoreMaps[q]);
+    const outMasks = present.map((q) => masks[q]);
+    // Per pixel (the reference rule):
+    const pixelWinner = (y: number, xs: number, xe: number): void => {
+      const r0 = taps.y0[y] * W;
+      const r1 = taps.y1[y] * W;
+      const fy = taps.fy[y];
+      const o = y * W;
+      for (let x = xs; x < xe; x++) {
+        const i = o + x;
+        let best = 0;
+        if (bgRows) {
+          const a = bgRows[r0 + x];
+          best = Math.fround(a + (bgRows[r1 + x] - a) * fy);
         }
-      }
-      let uniform = k0 >= 0;
-      let empty = true;
-      for (let c = 0; c < 4 && (uniform || empty); c++) {
-        const g = corner[c];
-        const bg = bgGrid ? bgGrid[g] : 0;
-        if (uniform) {
-          const v = grids[k0][g];
-          if (!(v - bg > EPS && v - threshold > EPS)) uniform = false;
-          for (let k = 0; k < nP && uniform; k++) if (k !== k0 && !(v - grids[k][g] > EPS)) uniform = false;
-        }
-      }
-      if (!uniform) {
-        // empty when every query is below the threshold at all corners or under the background at all corners
-        for (let k = 0; k < nP && empty; k++) {
-          let below = true;
-          let under = true;
-          for (let c = 0; c < 4; c++) {
-            const v = grids[k][corner[c]];
-            if (!(threshold - v > EPS)) below = false;
-            if (!((bgGrid ? bgGrid[corner[c]] : 0) - v > EPS)) under = false;
+        let win = -1;
+        for (let k = 0; k < nP; k++) {
+          const v = maps[k][i];
+          if (win < 0 ? v >= best : v > best) {
+            best = v;
+            win = k;
           }
-          if (!below && !under) empty = false;
         }
-      } else empty = false;
-      if (uniform) {
-        const m = outMasks[k0];
-        for (let y = ys; y < ye; y++) m.fill(1, y * W + xs, y * W + xe);
-      } else if (!empty) {
-        for (let y = ys; y < ye; y++) pixelWinner(y, xs, xe);
+        if (win >= 0 && best >= threshold) outMasks[win][i] = 1;
+      }
+    };
+    // Block shortcut: inside the frame block between four grid-cell centres every map is bilinear in the pixel
+    // position, and so is the difference of two maps, whose extremes over the block are then at its corners. So
+    // when one query beats the background, every other query and the threshold at all four corners (by a margin
+    // far above float rounding), it wins the whole block; when no query can win at any corner the block is empty.
+    // Only the remaining blocks are decided per pixel; the result is the same mask.
+    const EPS = 1e-5;
+    const gw = plan.gridWidth;
+    const grids = present.map((q) => gridScores[q]);
+    const segs = (i0: Int32Array, i1: Int32Array, n: number): number[] => {
+      const out: number[] = []; // [start, end, cell0, cell1] per run of pixels sharing their two cells
+      for (let a = 0; a < n;) {
+        let e = a + 1;
+        while (e < n && i0[e] === i0[a] && i1[e] === i1[a]) e++;
+        out.push(a, e, i0[a], i1[a]);
+        a = e;
+      }
+      return out;
+    };
+    const xSeg = segs(taps.x0, taps.x1, W);
+    const ySeg = segs(taps.y0, taps.y1, H);
+    const corner = new Int32Array(4);
+    for (let sy = 0; sy < ySeg.length && nP > 0; sy += 4) {
+      const ys = ySeg[sy];
+      const ye = ySeg[sy + 1];
+      for (let sx = 0; sx < xSeg.length; sx += 4) {
+        const xs = xSeg[sx];
+        const xe = xSeg[sx + 1];
+        corner[0] = ySeg[sy + 2] * gw + xSeg[sx + 2];
+        corner[1] = ySeg[sy + 2] * gw + xSeg[sx + 3];
+        corner[2] = ySeg[sy + 3] * gw + xSeg[sx + 2];
+        corner[3] = ySeg[sy + 3] * gw + xSeg[sx + 3];
+        // the query that would win at the first corner, by the per-pixel rule on grid values
+        let k0 = -1;
+        let bv = bgGrid ? bgGrid[corner[0]] : 0;
+        for (let k = 0; k < nP; k++) {
+          const v = grids[k][corner[0]];
+          if (k0 < 0 ? v >= bv : v > bv) {
+            bv = v;
+            k0 = k;
+          }
+        }
+        let uniform = k0 >= 0;
+        let empty = true;
+        for (let c = 0; c < 4 && (uniform || empty); c++) {
+          const g = corner[c];
+          const bg = bgGrid ? bgGrid[g] : 0;
+          if (uniform) {
+            const v = grids[k0][g];
+            if (!(v - bg > EPS && v - threshold > EPS)) uniform = false;
+            for (let k = 0; k < nP && uniform; k++) if (k !== k0 && !(v - grids[k][g] > EPS)) uniform = false;
+          }
+        }
+        if (!uniform) {
+          // empty when every query is below the threshold at all corners or under the background at all corners
+          for (let k = 0; k < nP && empty; k++) {
+            let below = true;
+            let under = true;
+            for (let c = 0; c < 4; c++) {
+              const v = grids[k][corner[c]];
+              if (!(threshold - v > EPS)) below = false;
+              if (!((bgGrid ? bgGrid[corner[c]] : 0) - v > EPS)) under = false;
+            }
+            if (!below && !under) empty = false;
+          }
+        } else empty = false;
+        if (uniform) {
+          const m = outMasks[k0];
+          for (let y = ys; y < ye; y++) m.fill(1, y * W + xs, y * W + xe);
+        } else if (!empty) {
+          for (let y = ys; y < ye; y++) pixelWinner(y, xs, xe);
+        }
       }
     }
   }
-  for (let q = 0; q < Q; q++) {
+  for (let q = 0, k = 0; q < Q; q++) {
     if (absent[q]) continue;
     const s = scoreMaps[q];
     const m = masks[q];
-    const runs = labelRuns(m, W, H, minArea, opts.connectivity ?? 8);
+    const runs = unionRuns(
+      frame ? frame.runs(k++) : maskRuns(m, W, H),
+      W,
+      H,
+      minArea,
+      opts.connectivity ?? 8,
+    );
     const slot = new Int32Array(runs.components.reduce((x, c) => Math.max(x, c.label), 0) + 1);
     runs.components.forEach((c, k) => (slot[c.label] = k));
     const sums = new Float64Array(runs.components.length);
     const fill = new Int32Array(runs.components.length);
     const pix = runs.components.map((c) => new Uint32Array(c.areaPx));
     for (let r = 0; r < runs.nRuns; r++) {
-      const a = runs.rRow[r] * W + runs.rStart[r];
-      const b = runs.rRow[r] * W + runs.rEnd[r];
+      const o = runs.runs[3 * r + 2] * W;
+      const a = o + runs.runs[3 * r];
+      const b = o + runs.runs[3 * r + 1];
       const l = runs.runLabel[r];
       if (l === 0) {
         m.fill(0, a, b);
@@ -565,4 +655,14 @@ export function masksFromDenseFeatures(
     });
   }
   return { width: W, height: H, scoreMaps, masks, instances2d, gridScores };
+}
+
+/** The smallest float32 >= t (so that a float32 v >= it exactly when v >= t). */
+function float32AtLeast(t: number): number {
+  const f = Math.fround(t);
+  if (f >= t || !Number.isFinite(f)) return f;
+  const buf = new Float32Array([f]);
+  const bits = new Int32Array(buf.buffer);
+  bits[0] += f >= 0 ? 1 : -1; // f < t: one float32 step up (towards +inf)
+  return f === 0 ? 1.401298464324817e-45 : buf[0];
 }
