@@ -7,7 +7,7 @@
 import { PerceptionInputError } from './errors';
 import type { ResizePlan } from './preprocess';
 import { rowDotProducts } from '../geometry/linalg';
-import { MaskFrame } from './wasm/maskpostWasm';
+import { MaskFrame, similarityLogitsWasm } from './wasm/maskpostWasm';
 
 /** Dense feature map [h, w, D] row-major (one image), L2-normalised along D. */
 export interface DenseFeatures {
@@ -19,13 +19,15 @@ export interface DenseFeatures {
 
 /**
  * logits[c][p] = scale * <f_p, t_c> for C class embeddings `text` [C, D]. Returns [C, h*w].
- * With normalised inputs the dot product is the cosine similarity.
+ * With normalised inputs the dot product is the cosine similarity. `engine` 'wasm' gives the same logits bit for
+ * bit (maskpost.wat `dots`).
  */
 export function similarityLogits(
   f: DenseFeatures,
   text: Float32Array,
   nClasses: number,
   scale: number,
+  engine: 'wasm' | 'js' = 'js',
 ): Float32Array {
   const D = f.dim;
   const P = f.gridHeight * f.gridWidth;
@@ -41,6 +43,7 @@ export function similarityLogits(
       `length ${text.length} != ${nClasses}*${D}; feature_dim mismatch between encoders`,
     );
   }
+  if (engine === 'wasm') return similarityLogitsWasm(f.data, P, D, text, nClasses, scale);
   const out = new Float32Array(nClasses * P);
   const dots = rowDotProducts(f.data, text, D); // [P, C]
   for (let p = 0; p < P; p++)
@@ -428,7 +431,7 @@ export function masksFromDenseFeatures(
   text.set(queryEmb.subarray(0, Q * D), 0);
   text.set(bgEmb, Q * D);
   const P = f.gridHeight * f.gridWidth;
-  const logits = similarityLogits(f, text, C, logitScale);
+  const logits = similarityLogits(f, text, C, logitScale, opts.engine ?? 'wasm');
   const bgOffset = opts.backgroundLogitOffset ?? 0;
   if (!Number.isFinite(bgOffset)) {
     throw new PerceptionInputError('backgroundLogitOffset', `must be a finite number, got ${bgOffset}`);

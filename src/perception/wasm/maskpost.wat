@@ -146,4 +146,88 @@
         (local.set $y (i32.add (local.get $y) (i32.const 1)))
         (br $yLoop)))
     (local.get $n))
+
+  ;; logits[c P + p] = f32(scale * sum_k f[p, k] t[c, k]) for the P x D f32 features at f and C classes: the dot
+  ;; products accumulate in f64 in k order, like the TypeScript rowDotProducts, so the result is the same bit for
+  ;; bit. The classes come in blocks of 8 at t: per block, D rows of 8 f64 (class c of the block at lane c; padded
+  ;; classes are zero and not written). Two pixels at a time (an odd last pixel is paired with itself).
+  (func (export "dots")
+    (param $f i32) (param $P i32) (param $D i32) (param $t i32) (param $C i32) (param $scale f64) (param $out i32)
+    (local $p i32) (local $p1 i32) (local $k i32) (local $b i32) (local $pf0 i32) (local $pf1 i32) (local $pt i32)
+    (local $f0 v128) (local $f1 v128) (local $t0 v128) (local $t1 v128) (local $t2 v128) (local $t3 v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $c0 v128) (local $c1 v128) (local $c2 v128) (local $c3 v128) (local $c i32) (local $n i32)
+    (block $pDone
+      (loop $pLoop
+        (br_if $pDone (i32.ge_s (local.get $p) (local.get $P)))
+        (local.set $p1 (select (i32.add (local.get $p) (i32.const 1)) (local.get $p)
+          (i32.lt_s (i32.add (local.get $p) (i32.const 1)) (local.get $P))))
+        (local.set $b (i32.const 0))
+        (local.set $pt (local.get $t))
+        (block $bDone
+          (loop $bLoop
+            (br_if $bDone (i32.ge_s (local.get $b) (local.get $C)))
+            (local.set $a0 (f64x2.splat (f64.const 0)))
+            (local.set $a1 (f64x2.splat (f64.const 0)))
+            (local.set $a2 (f64x2.splat (f64.const 0)))
+            (local.set $a3 (f64x2.splat (f64.const 0)))
+            (local.set $c0 (f64x2.splat (f64.const 0)))
+            (local.set $c1 (f64x2.splat (f64.const 0)))
+            (local.set $c2 (f64x2.splat (f64.const 0)))
+            (local.set $c3 (f64x2.splat (f64.const 0)))
+            (local.set $pf0 (i32.add (local.get $f) (i32.shl (i32.mul (local.get $p) (local.get $D)) (i32.const 2))))
+            (local.set $pf1 (i32.add (local.get $f) (i32.shl (i32.mul (local.get $p1) (local.get $D)) (i32.const 2))))
+            (local.set $k (i32.const 0))
+            (loop $kLoop
+              (local.set $f0 (f64x2.splat (f64.promote_f32 (f32.load (local.get $pf0)))))
+              (local.set $f1 (f64x2.splat (f64.promote_f32 (f32.load (local.get $pf1)))))
+              (local.set $t0 (v128.load (local.get $pt)))
+              (local.set $t1 (v128.load offset=16 (local.get $pt)))
+              (local.set $t2 (v128.load offset=32 (local.get $pt)))
+              (local.set $t3 (v128.load offset=48 (local.get $pt)))
+              (local.set $a0 (f64x2.add (local.get $a0) (f64x2.mul (local.get $f0) (local.get $t0))))
+              (local.set $a1 (f64x2.add (local.get $a1) (f64x2.mul (local.get $f0) (local.get $t1))))
+              (local.set $a2 (f64x2.add (local.get $a2) (f64x2.mul (local.get $f0) (local.get $t2))))
+              (local.set $a3 (f64x2.add (local.get $a3) (f64x2.mul (local.get $f0) (local.get $t3))))
+              (local.set $c0 (f64x2.add (local.get $c0) (f64x2.mul (local.get $f1) (local.get $t0))))
+              (local.set $c1 (f64x2.add (local.get $c1) (f64x2.mul (local.get $f1) (local.get $t1))))
+              (local.set $c2 (f64x2.add (local.get $c2) (f64x2.mul (local.get $f1) (local.get $t2))))
+              (local.set $c3 (f64x2.add (local.get $c3) (f64x2.mul (local.get $f1) (local.get $t3))))
+              (local.set $pf0 (i32.add (local.get $pf0) (i32.const 4)))
+              (local.set $pf1 (i32.add (local.get $pf1) (i32.const 4)))
+              (local.set $pt (i32.add (local.get $pt) (i32.const 64)))
+              (local.set $k (i32.add (local.get $k) (i32.const 1)))
+              (br_if $kLoop (i32.lt_s (local.get $k) (local.get $D))))
+            ;; write the block's classes (at most C - b of them) for both pixels, scaled and rounded to f32
+            (local.set $n (i32.sub (local.get $C) (local.get $b)))
+            (local.set $c (i32.const 0))
+            (block $wDone
+              (loop $wLoop
+                (br_if $wDone (i32.ge_s (local.get $c) (select (local.get $n) (i32.const 8) (i32.lt_s (local.get $n) (i32.const 8)))))
+                (call $put (local.get $out) (local.get $P) (i32.add (local.get $b) (local.get $c)) (local.get $p)
+                  (local.get $scale) (local.get $c) (local.get $a0) (local.get $a1) (local.get $a2) (local.get $a3))
+                (call $put (local.get $out) (local.get $P) (i32.add (local.get $b) (local.get $c)) (local.get $p1)
+                  (local.get $scale) (local.get $c) (local.get $c0) (local.get $c1) (local.get $c2) (local.get $c3))
+                (local.set $c (i32.add (local.get $c) (i32.const 1)))
+                (br $wLoop)))
+            (local.set $b (i32.add (local.get $b) (i32.const 8)))
+            (br $bLoop)))
+        (local.set $p (i32.add (local.get $p) (i32.const 2)))
+        (br $pLoop))))
+
+  ;; out[cls P + p] = f32(scale * lane c of the 8 accumulators a0..a3 (2 lanes each))
+  (func $put (param $out i32) (param $P i32) (param $cls i32) (param $p i32) (param $scale f64) (param $c i32)
+    (param $a0 v128) (param $a1 v128) (param $a2 v128) (param $a3 v128)
+    (local $v v128) (local $x f64)
+    (local.set $v
+      (select (local.get $a0)
+        (select (local.get $a1) (select (local.get $a2) (local.get $a3) (i32.lt_s (local.get $c) (i32.const 6)))
+          (i32.lt_s (local.get $c) (i32.const 4)))
+        (i32.lt_s (local.get $c) (i32.const 2))))
+    (local.set $x
+      (select (f64x2.extract_lane 0 (local.get $v)) (f64x2.extract_lane 1 (local.get $v))
+        (i32.eqz (i32.and (local.get $c) (i32.const 1)))))
+    (f32.store
+      (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (local.get $cls) (local.get $P)) (local.get $p)) (i32.const 2)))
+      (f32.demote_f64 (f64.mul (local.get $x) (local.get $scale)))))
 )

@@ -1,4 +1,4 @@
-import { masksFromDenseFeatures, maskRuns, type MaskOptions } from '../masks';
+import { masksFromDenseFeatures, maskRuns, similarityLogits, type MaskOptions } from '../masks';
 import { planResize, type ResizeOptions } from '../preprocess';
 import { MaskFrame } from './maskpostWasm';
 
@@ -252,6 +252,23 @@ describe('mask post-processing in WebAssembly (wasm/maskpost.wat)', () => {
       expect(a.scoreMaps[0][0]).toBe(1);
       expect(Buffer.from(w.masks[0]).equals(Buffer.from(j.masks[0]))).toBe(true);
       expect(w.masks[0][0]).toBe(t <= 1 ? 1 : 0);
+    }
+  });
+
+  it('similarity logits equal the TypeScript ones bit for bit (odd pixel counts, 1 to 17 classes, D = 512)', () => {
+    const rnd = lcg(12);
+    for (const [gh, gw, D, C] of [
+      [3, 5, 512, 7],
+      [1, 1, 8, 1],
+      [4, 4, 33, 9],
+      [2, 3, 64, 17],
+    ]) {
+      const f = { data: new Float32Array(gh * gw * D).map(rnd), gridHeight: gh, gridWidth: gw, dim: D };
+      const text = new Float32Array(C * D).map(rnd);
+      const a = similarityLogits(f, text, C, 37.5, 'wasm');
+      const b = similarityLogits(f, text, C, 37.5, 'js');
+      expect(a.length).toBe(C * gh * gw);
+      expect(Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer))).toBe(true);
     }
   });
 

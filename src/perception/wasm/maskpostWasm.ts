@@ -18,6 +18,7 @@ interface Kernel {
   mem: WebAssembly.Memory;
   frame: FrameFn;
   runs: RunsFn;
+  exports: Record<string, unknown>;
 }
 
 let compiled: WebAssembly.Module | null = null;
@@ -39,7 +40,7 @@ function instanceWith(bytes: number): Kernel {
   compiled ??= new WebAssembly.Module(Buffer.from(WASM_BASE64, 'base64'));
   const mem = new WebAssembly.Memory({ initial: pages });
   const ex = new WebAssembly.Instance(compiled, { env: { mem } }).exports;
-  const k: Kernel = { mem, frame: ex.frame as FrameFn, runs: ex.runs as RunsFn };
+  const k: Kernel = { mem, frame: ex.frame as FrameFn, runs: ex.runs as RunsFn, exports: ex };
   if (bytes <= CACHE_MAX_BYTES) cached = k;
   return k;
 }
@@ -155,4 +156,42 @@ export class MaskFrame {
     const n = this.k.runs(this.p.masks + k * this.width * this.height, this.width, this.height, this.p.runs);
     return new Int32Array(this.k.mem.buffer, this.p.runs, 3 * n);
   }
+}
+
+type DotsFn = (f: number, P: number, D: number, t: number, C: number, scale: number, out: number) => void;
+
+/**
+ * logits [C, P] = f32(scale * <f_p, t_c>) for the features `f` [P, D] and class embeddings `text` [C, D], in
+ * WebAssembly SIMD (maskpost.wat `dots`): f64 dot products in the same order as rowDotProducts, so the logits are
+ * those of the TypeScript similarityLogits, bit for bit.
+ */
+export function similarityLogitsWasm(
+  f: Float32Array,
+  P: number,
+  D: number,
+  text: Float32Array,
+  C: number,
+  scale: number,
+): Float32Array {
+  const blocks = Math.ceil(C / 8);
+  let at = 0;
+  const take = (bytes: number): number => {
+    const q = at;
+    at += Math.ceil(bytes / 16) * 16;
+    return q;
+  };
+  const pf = take(4 * P * D);
+  const pt = take(64 * D * blocks);
+  const po = take(4 * C * P);
+  const k = instanceWith(at);
+  const b = k.mem.buffer;
+  new Float32Array(b, pf, P * D).set(f.subarray(0, P * D));
+  const t = new Float64Array(b, pt, 8 * D * blocks);
+  t.fill(0);
+  for (let c = 0; c < C; c++) {
+    const o = 8 * D * Math.floor(c / 8) + (c % 8);
+    for (let d = 0; d < D; d++) t[o + 8 * d] = text[c * D + d];
+  }
+  (k.exports.dots as DotsFn)(pf, P, D, pt, C, scale, po);
+  return new Float32Array(b, po, C * P).slice();
 }
