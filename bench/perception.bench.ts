@@ -80,37 +80,22 @@ async function main(): Promise<void> {
   }
   const q = new Float32Array(3 * D).map(() => Math.random() - 0.5);
   const bg = new Float32Array(4 * D).map(() => Math.random() - 0.5);
-  await time('mask post-processing 3 queries + 4 bg, 28x28x512 -> 640x480 (random features), wasm', 30, () =>
-    masksFromDenseFeatures(
-      { data: feats, gridHeight: 28, gridWidth: 28, dim: D },
-      ['a', 'b', 'c'],
-      q,
-      bg,
-      100,
-      plan,
-      {
-        threshold: 0.3,
-        minAreaPx: 64,
-        engine: 'wasm',
-      },
-    ),
-  );
-
-  await time('mask post-processing 3 queries + 4 bg, 28x28x512 -> 640x480 (random features), js', 30, () =>
-    masksFromDenseFeatures(
-      { data: feats, gridHeight: 28, gridWidth: 28, dim: D },
-      ['a', 'b', 'c'],
-      q,
-      bg,
-      100,
-      plan,
-      {
-        threshold: 0.3,
-        minAreaPx: 64,
-        engine: 'js',
-      },
-    ),
-  );
+  for (const engine of ['wasm', 'js'] as const) {
+    await time(
+      `mask post-processing 3 queries + 4 bg, 28x28x512 -> 640x480 (random features), ${engine}`,
+      30,
+      () =>
+        masksFromDenseFeatures(
+          { data: feats, gridHeight: 28, gridWidth: 28, dim: D },
+          ['a', 'b', 'c'],
+          q,
+          bg,
+          100,
+          plan,
+          { threshold: 0.3, minAreaPx: 64, engine },
+        ),
+    );
+  }
 
   // Realistic case: piecewise-constant features (3 objects + background), as a trained model gives.
   const proto = [0, 1, 2, 3].map(() => {
@@ -135,37 +120,19 @@ async function main(): Promise<void> {
   [0, 1, 2].forEach((k) => qs.set(proto[k], k * D));
   const bgs = new Float32Array(4 * D);
   for (let k = 0; k < 4; k++) bgs.set(proto[3], k * D);
-  await time('mask post-processing, 3 objects (piecewise-constant features), wasm', 30, () =>
-    masksFromDenseFeatures(
-      { data: smooth, gridHeight: 28, gridWidth: 28, dim: D },
-      ['a', 'b', 'c'],
-      qs,
-      bgs,
-      100,
-      plan,
-      {
-        threshold: 0.5,
-        minAreaPx: 64,
-        engine: 'wasm',
-      },
-    ),
-  );
-
-  await time('mask post-processing, 3 objects (piecewise-constant features), js', 30, () =>
-    masksFromDenseFeatures(
-      { data: smooth, gridHeight: 28, gridWidth: 28, dim: D },
-      ['a', 'b', 'c'],
-      qs,
-      bgs,
-      100,
-      plan,
-      {
-        threshold: 0.5,
-        minAreaPx: 64,
-        engine: 'js',
-      },
-    ),
-  );
+  for (const engine of ['wasm', 'js'] as const) {
+    await time(`mask post-processing, 3 objects (piecewise-constant features), ${engine}`, 30, () =>
+      masksFromDenseFeatures(
+        { data: smooth, gridHeight: 28, gridWidth: 28, dim: D },
+        ['a', 'b', 'c'],
+        qs,
+        bgs,
+        100,
+        plan,
+        { threshold: 0.5, minAreaPx: 64, engine },
+      ),
+    );
+  }
 
   const bpe = ClipBpeTokenizer.fromFile(
     path.resolve(process.cwd(), '../shared/data/clip/bpe_simple_vocab_16e6.txt.gz'),

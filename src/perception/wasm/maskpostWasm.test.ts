@@ -71,44 +71,19 @@ function gridOf(c: Case): Case {
   return { ...c, gh: plan.gridHeight, gw: plan.gridWidth };
 }
 
+/** A frame of a few pixels over a 2x2 grid with random features. */
+function tiny(W: number, H: number, Q: number, B: number, threshold: number): Case {
+  return { W, H, gh: 2, gw: 2, Q, B, piecewise: false, scale: 10, opts: { threshold, minAreaPx: 1 } };
+}
+
 describe('mask post-processing in WebAssembly (wasm/maskpost.wat)', () => {
   const cases: Case[] = [
     { W: 64, H: 48, gh: 6, gw: 8, Q: 3, B: 2, piecewise: true, scale: 20, opts: { threshold: 0.3 } },
     { W: 64, H: 48, gh: 6, gw: 8, Q: 3, B: 2, piecewise: false, scale: 20, opts: { threshold: 0.3 } },
     { W: 50, H: 37, gh: 5, gw: 7, Q: 3, B: 0, piecewise: true, scale: 20, opts: { threshold: 0.5 } },
-    {
-      W: 5,
-      H: 9,
-      gh: 2,
-      gw: 2,
-      Q: 2,
-      B: 1,
-      piecewise: false,
-      scale: 10,
-      opts: { threshold: 0.2, minAreaPx: 1 },
-    },
-    {
-      W: 4,
-      H: 4,
-      gh: 2,
-      gw: 2,
-      Q: 1,
-      B: 0,
-      piecewise: false,
-      scale: 10,
-      opts: { threshold: 0.0, minAreaPx: 1 },
-    },
-    {
-      W: 3,
-      H: 7,
-      gh: 2,
-      gw: 2,
-      Q: 2,
-      B: 1,
-      piecewise: false,
-      scale: 10,
-      opts: { threshold: 0.1, minAreaPx: 1 },
-    },
+    tiny(5, 9, 2, 1, 0.2),
+    tiny(4, 4, 1, 0, 0.0),
+    tiny(3, 7, 2, 1, 0.1),
     {
       W: 97,
       H: 61,
