@@ -431,7 +431,8 @@ export function masksFromDenseFeatures(
   text.set(queryEmb.subarray(0, Q * D), 0);
   text.set(bgEmb, Q * D);
   const P = f.gridHeight * f.gridWidth;
-  const logits = similarityLogits(f, text, C, logitScale, opts.engine ?? 'wasm');
+  const engine = opts.engine ?? 'wasm';
+  const logits = similarityLogits(f, text, C, logitScale, engine);
   const bgOffset = opts.backgroundLogitOffset ?? 0;
   if (!Number.isFinite(bgOffset)) {
     throw new PerceptionInputError('backgroundLogitOffset', `must be a finite number, got ${bgOffset}`);
@@ -466,30 +467,17 @@ export function masksFromDenseFeatures(
   // queries the first wins), then >= threshold. One pass over the frame, in WebAssembly (the same arithmetic,
   // bit for bit) or in TypeScript.
   let frame: MaskFrame | null = null;
-  if ((opts.engine ?? 'wasm') === 'wasm' && W >= 4 && nP > 0) {
-    // the distinct (first, second) grid row pairs of the frame rows
-    const pairOfRow = new Int32Array(H);
-    const pairIds = new Map<number, number>();
-    const pairList: number[] = [];
-    for (let y = 0; y < H; y++) {
-      const key = taps.y0[y] * plan.gridHeight + taps.y1[y];
-      let j = pairIds.get(key);
-      if (j === undefined) {
-        pairIds.set(key, (j = pairList.length / 2));
-        pairList.push(taps.y0[y], taps.y1[y]);
-      }
-      pairOfRow[y] = j;
-    }
-    const pairs = Int32Array.from(pairList);
-    const f = (frame = new MaskFrame(nP + (bgGrid ? 1 : 0), bgGrid !== null, W, H, pairs.length / 2));
+  if (engine === 'wasm' && W >= 4 && nP > 0) {
+    const { pairs, pairOfRow } = gridRowPairs(taps, plan.gridHeight);
+    const mf = (frame = new MaskFrame(nP + (bgGrid ? 1 : 0), bgGrid !== null, W, H, pairs.length / 2));
     const off = bgGrid ? 1 : 0;
     const rowScratch = new Float32Array(plan.gridHeight * W);
-    if (bgGrid) f.fillPairs(0, upsampleRows(bgGrid, plan, taps, rowScratch), pairs);
+    if (bgGrid) mf.fillPairs(0, upsampleRows(bgGrid, plan, taps, rowScratch), pairs);
     present.forEach((q, k) =>
-      f.fillPairs(off + k, upsampleRows(gridScores[q], plan, taps, rowScratch), pairs),
+      mf.fillPairs(off + k, upsampleRows(gridScores[q], plan, taps, rowScratch), pairs),
     );
-    f.setRowTaps(pairOfRow, taps.fy);
-    frame.run(float32AtLeast(threshold));
+    mf.setRowTaps(pairOfRow, taps.fy);
+    mf.run(float32AtLeast(threshold));
     for (let q = 0, k = 0; q < Q; q++) {
       if (absent[q]) {
         scoreMaps.push(new Float32Array(0));
@@ -658,6 +646,27 @@ export function masksFromDenseFeatures(
     });
   }
   return { width: W, height: H, scoreMaps, masks, instances2d, gridScores };
+}
+
+/**
+ * The distinct (first, second) grid row pairs that the frame rows lerp between, as [r0, r1] per pair, and the pair
+ * of each frame row.
+ */
+function gridRowPairs(taps: UpsampleTaps, gridHeight: number): { pairs: Int32Array; pairOfRow: Int32Array } {
+  const H = taps.y0.length;
+  const pairOfRow = new Int32Array(H);
+  const ids = new Map<number, number>();
+  const list: number[] = [];
+  for (let y = 0; y < H; y++) {
+    const key = taps.y0[y] * gridHeight + taps.y1[y];
+    let j = ids.get(key);
+    if (j === undefined) {
+      ids.set(key, (j = list.length / 2));
+      list.push(taps.y0[y], taps.y1[y]);
+    }
+    pairOfRow[y] = j;
+  }
+  return { pairs: Int32Array.from(list), pairOfRow };
 }
 
 /** The smallest float32 >= t (so that a float32 v >= it exactly when v >= t). */

@@ -1,4 +1,5 @@
 import { WASM_BASE64 } from './knngrid.wasm';
+import { MemoryLayout } from './layout';
 
 /** Signature of knngrid.wat's `grid` (pointers are byte offsets into the memory). */
 type GridFn = (
@@ -96,12 +97,8 @@ export class KnnGridBatch {
     readonly maxScan: number,
   ) {
     // f64 arrays first (8-aligned), then 4-byte ones, then bytes
-    let at = 0;
-    const take = (bytes: number): number => {
-      const p = at;
-      at += Math.ceil(bytes / 8) * 8;
-      return p;
-    };
+    const layout = new MemoryLayout(8);
+    const take = (bytes: number): number => layout.take(bytes);
     const pGx = take(8 * m);
     const pGy = take(8 * m);
     const pGz = take(8 * m);
@@ -117,7 +114,7 @@ export class KnnGridBatch {
     const pRows = take(8 * 9);
     const pTmpP = take(4 * maxScan);
     const pDone = take(nq);
-    const { mem, fn } = instanceWith(Math.max(1, Math.ceil(at / 65536)));
+    const { mem, fn } = instanceWith(layout.pages);
     this.fn = fn;
     const b = mem.buffer;
     this.gx = new Float64Array(b, pGx, m);

@@ -1,3 +1,4 @@
+import { MemoryLayout } from '../../geometry/wasm/layout';
 import { WASM_BASE64 } from './maskpost.wasm';
 
 type FrameFn = (
@@ -72,12 +73,8 @@ export class MaskFrame {
     if (this.nQueries < 1) throw new RangeError('MaskFrame needs at least one query map');
     const plane = width * height;
     this.pairBytes = 16 * width * nPairs;
-    let at = 0;
-    const take = (bytes: number): number => {
-      const q = at;
-      at += Math.ceil(bytes / 16) * 16;
-      return q;
-    };
+    const layout = new MemoryLayout(16);
+    const take = (bytes: number): number => layout.take(bytes);
     const pairs = take(this.pairBytes * nMaps);
     const ytab = take(16 * height);
     const scores = take(4 * plane * this.nQueries);
@@ -85,7 +82,7 @@ export class MaskFrame {
     // at most ceil(W/2) runs per row, 3 i32 each
     const runs = take(12 * Math.ceil(width / 2) * height);
     this.p = { pairs, ytab, scores, masks, runs };
-    this.k = instanceWith(at);
+    this.k = instanceWith(layout.bytes);
   }
 
   /**
@@ -174,16 +171,12 @@ export function similarityLogitsWasm(
   scale: number,
 ): Float32Array {
   const blocks = Math.ceil(C / 8);
-  let at = 0;
-  const take = (bytes: number): number => {
-    const q = at;
-    at += Math.ceil(bytes / 16) * 16;
-    return q;
-  };
+  const layout = new MemoryLayout(16);
+  const take = (bytes: number): number => layout.take(bytes);
   const pf = take(4 * P * D);
   const pt = take(64 * D * blocks);
   const po = take(4 * C * P);
-  const k = instanceWith(at);
+  const k = instanceWith(layout.bytes);
   const b = k.mem.buffer;
   new Float32Array(b, pf, P * D).set(f.subarray(0, P * D));
   const t = new Float64Array(b, pt, 8 * D * blocks);

@@ -1,3 +1,4 @@
+import { MemoryLayout } from '../../geometry/wasm/layout';
 import { WASM_BASE64 } from './preprocess.wasm';
 
 type HorizontalFn = (
@@ -96,12 +97,8 @@ export class ResizeKernel {
     compiled ??= new WebAssembly.Module(Buffer.from(WASM_BASE64, 'base64'));
     const s = padTaps(spec);
     this.spec = s;
-    let at = 0;
-    const take = (bytes: number): number => {
-      const q = at;
-      at += Math.ceil(bytes / 16) * 16;
-      return q;
-    };
+    const layout = new MemoryLayout(16);
+    const take = (bytes: number): number => layout.take(bytes);
     const pOut = take(4 * 3 * s.H * s.W);
     const pSrc = take(s.step * s.srcHeight + 16); // a pixel's 4-byte load may read 3 bytes past the last one
     const pOff = take(4 * s.xT * s.cw);
@@ -110,7 +107,7 @@ export class ResizeKernel {
     const pVtab = take(8 * s.yT * s.ch);
     const pSwz = take(16);
     const pNorm = take(32);
-    const mem = new WebAssembly.Memory({ initial: Math.max(1, Math.ceil(at / 65536)) });
+    const mem = new WebAssembly.Memory({ initial: layout.pages });
     const ex = new WebAssembly.Instance(compiled, { env: { mem } }).exports;
     // T <= 3 (padded to 3): the unrolled passes; more taps: the tap loops
     const h3 = ex.horizontal3 as (...a: number[]) => void;
