@@ -182,7 +182,7 @@ export function connectedComponents(
   minAreaPx = 1,
   connectivity: 4 | 8 = 8,
 ): { labels: Int32Array; components: Component[] } {
-  const r = labelRuns(mask, width, height, minAreaPx, connectivity);
+  const r = unionRuns(maskRuns(mask, width, height), width, height, minAreaPx, connectivity);
   const labels = new Int32Array(width * height);
   for (let k = 0, t = 0; k < r.nRuns; k++, t += 3) {
     const l = r.runLabel[k];
@@ -242,21 +242,11 @@ export function maskRuns(mask: Uint8Array, width: number, height: number): Int32
   return out.subarray(0, t);
 }
 
-/** Run-length connected-component labelling (the core of {@link connectedComponents}). */
-export function labelRuns(
-  mask: Uint8Array,
-  width: number,
-  height: number,
-  minAreaPx = 1,
-  connectivity: 4 | 8 = 8,
-): LabelledRuns {
-  return unionRuns(maskRuns(mask, width, height), width, height, minAreaPx, connectivity);
-}
-
 /**
  * Connected components over the runs of a mask ((start, exclusive end, row) triples in raster order, as
- * {@link maskRuns} gives), by union-find between overlapping runs of consecutive rows. Components smaller than
- * `minAreaPx` get label 0. Labels are 1-based, numbered in raster order of each component's first pixel.
+ * {@link maskRuns} gives), by union-find between overlapping runs of consecutive rows (the core of
+ * {@link connectedComponents}). Components smaller than `minAreaPx` get label 0. Labels are 1-based, numbered in
+ * raster order of each component's first pixel.
  */
 export function unionRuns(
   runs: Int32Array,
