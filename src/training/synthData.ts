@@ -155,7 +155,8 @@ function sceneUsesHeldOut(scene: SynthScene): boolean {
 
 /**
  * A training scene: 3..7 random objects whose colour x category is never a held-out pair (textures whose
- * secondary colour would form one are replaced by 'plain', deterministically).
+ * secondary colour would form one are replaced by 'plain', deterministically; scene 1000315 needed the
+ * (category, colour) match because its generateScene drops an object).
  */
 export function trainingScene(seed: number, camera: CameraIntrinsics): SynthScene {
   const rng = new Rng(hashSeed(seed, 0x7a1));
@@ -172,9 +173,14 @@ export function trainingScene(seed: number, camera: CameraIntrinsics): SynthScen
   }
   let scene = generateScene({ seed, objects: specs, camera });
   for (let attempt = 0; attempt < 8 && sceneUsesHeldOut(scene); attempt++) {
-    scene.objects.forEach((o, i) => {
-      if (isHeldOut(o.material.secondaryColour, o.category)) specs[i] = { ...specs[i], texture: 'plain' };
-    });
+    // matched by (category, colour), not by index: generateScene may have dropped an earlier object
+    for (const o of scene.objects) {
+      if (!isHeldOut(o.material.secondaryColour, o.category)) continue;
+      specs.forEach((sp, i) => {
+        if (sp.category === o.category && sp.colour === o.material.colour)
+          specs[i] = { ...sp, texture: 'plain' };
+      });
+    }
     scene = generateScene({ seed, objects: specs, camera });
   }
   // generateScene may drop objects that do not fit; the remaining ones keep their specs' colours.
