@@ -223,6 +223,23 @@ class CropSampler:
         parts = [("an " if n[0] in "aeiou" else "a ") + n for n in names]
         return f, (cx, cy, side), [" and ".join(parts) + " on a table"]
 
+    def _crop(self, frame: int, c: Tuple[float, float, float], flip: bool) -> Tensor:
+        """One square crop (centre c[0], c[1], side c[2]) resampled to size x size, in [0, 1], [1, 3, S, S].
+
+        Only the frame window under the crop (plus 2 px for the bilinear support) is converted to float, so a
+        batch costs its crops, not its frames; the window is clamped to the frame, where "border" padding then
+        repeats the frame's edge pixels exactly as a crop of the whole frame would."""
+        h, w = self.ds.height, self.ds.width
+        cx, cy, side = c
+        x0, x1 = max(0, int(math.floor(cx - side / 2)) - 2), min(w, int(math.ceil(cx + side / 2)) + 2)
+        y0, y1 = max(0, int(math.floor(cy - side / 2)) - 2), min(h, int(math.ceil(cy + side / 2)) + 2)
+        if x1 - x0 < 2 or y1 - y0 < 2:  # a crop entirely off the frame: sample the whole frame's border
+            x0, x1, y0, y1 = 0, w, 0, h
+        win = torch.from_numpy(np.array(self.ds.rgb[frame, y0:y1, x0:x1])).permute(2, 0, 1)[None]
+        grid = _crop_grid(np.array([[cx - x0, cy - y0, side, side]]), (y1 - y0, x1 - x0), self.size,
+                          np.array([flip]))
+        return F.grid_sample(win.float() / 255.0, grid, mode="bilinear", padding_mode="border", align_corners=False)
+
     def batch(self, n: int, rng: random.Random) -> Tuple[Tensor, List[str], Tensor, List[str]]:
         """images [n, 3, S, S] (normalised), texts [n], targets [n, n] (row i: texts valid for image i), kinds."""
         items, kinds = [], []
@@ -237,15 +254,8 @@ class CropSampler:
                 it, kind = self._object(rng), "object"
             items.append(it)
             kinds.append(kind)
-        frames = sorted({it[0] for it in items})
-        fidx = {f: i for i, f in enumerate(frames)}
-        src = torch.from_numpy(np.stack([np.asarray(self.ds.rgb[f]) for f in frames])).permute(0, 3, 1, 2).float()
-        src = src / 255.0
-        boxes = np.array([[c[0], c[1], c[2], c[2]] for _, c, _ in items], dtype=np.float64)
         flip = np.array([rng.random() < 0.5 for _ in items])
-        grid = _crop_grid(boxes, (self.ds.height, self.ds.width), self.size, flip)
-        sel = src[[fidx[it[0]] for it in items]]
-        img = F.grid_sample(sel, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        img = torch.cat([self._crop(f, c, bool(fl)) for (f, c, _), fl in zip(items, flip)])
         bright = torch.tensor([rng.uniform(0.85, 1.15) for _ in items]).reshape(-1, 1, 1, 1)
         img = (img * bright).clamp(0, 1)
         img = (img - self.mean) / self.std
@@ -446,6 +456,22 @@ def build_vocab(ds: SynthDataset, directory: str, preset: Preset) -> WordVocab:
     return vocab
 
 
+def encode_captions(model: ClipModel, vocab: WordVocab, texts: Sequence[str], bank: Sequence[str],
+                    device: torch.device) -> Tuple[Tensor, Tensor]:
+    """L2-normalised text embeddings of the batch captions and of the caption bank, [len(texts), D] and
+    [len(bank), D], from one text-tower pass over the distinct captions, cut to the longest one's tokens.
+
+    The same result as encoding both lists in full: rows do not interact, the causal mask keeps every token before
+    EOT blind to the padding after it, and pooling reads the EOT token; a batch of 64 draws from a few dozen
+    distinct captions, and the 16-token context is mostly padding, so this is about a third of the work."""
+    uniq = list(dict.fromkeys(list(texts) + list(bank)))
+    pos = {t: i for i, t in enumerate(uniq)}
+    ids = vocab.tokenize(uniq)
+    ids = ids[:, :int((ids != 0).sum(1).max())]
+    emb = F.normalize(model.text(ids.to(device)), dim=-1)
+    return emb[[pos[t] for t in texts]], emb[[pos[b] for b in bank]]
+
+
 def lr_factor(step: int, total: int, warmup: int) -> float:
     if step < warmup:
         return (step + 1) / warmup
@@ -493,7 +519,6 @@ def train_bootstrap(cfg: BootstrapConfig) -> Dict[str, object]:
                              {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.98), eps=1e-6)
     sampler = CropSampler(ds, size, preset.vision.mean, preset.vision.std)
     bank = caption_bank(ds)
-    bank_ids = vocab.tokenize(bank).to(device)
     emit("start", steps=cfg.steps, batch_size=cfg.batch_size, size=size, backbone=preset.name, device=str(device),
          frames=ds.n, objects=len(ds.objects), vocab=len(vocab), fast_cpu_linear=fast,
          params=sum(p.numel() for p in model.parameters()), torch=torch.__version__)
@@ -508,12 +533,10 @@ def train_bootstrap(cfg: BootstrapConfig) -> Dict[str, object]:
         for g in opt.param_groups:
             g["lr"] = cfg.lr * f
         img, texts, tgt, kinds = sampler.batch(cfg.batch_size, rng)
-        ids = vocab.tokenize(texts)
         ie = F.normalize(model.visual.encode_image(img.to(device)), dim=-1)
-        te = F.normalize(model.text(ids.to(device)), dim=-1)
+        te, be = encode_captions(model, vocab, texts, bank if cfg.bank_weight > 0 else [], device)
         loss = contrastive_loss(ie, te, model.logit_scale, tgt.to(device))
         if cfg.bank_weight > 0:
-            be = F.normalize(model.text(bank_ids), dim=-1)
             lb = bank_loss(ie, be, model.logit_scale, sampler.last_sets, bank)
             if lb is not None:
                 loss = loss + cfg.bank_weight * lb

@@ -192,3 +192,42 @@ def test_caption_bank_excludes_held_out_pairs_and_bank_loss_targets(tmp_path):
     bad = bank_loss(img[[1, 0, 2]], emb, ls, sets, bank)
     assert good is not None and bad is not None and good < bad  # the scene crop row (no bank caption) is skipped
     assert bank_loss(img[2:], emb, ls, sets[2:], bank) is None
+
+
+def test_window_crops_equal_crops_of_the_whole_frame(tmp_path):
+    """CropSampler._crop samples only the frame window under a crop; inside the frame, at its edges and off it
+    ("border" padding) it gives what grid_sample over the whole frame gives."""
+    from declip_torch.bootstrap import _crop_grid
+
+    ds = SynthDataset(write_dataset(str(tmp_path / "ds"), h=48, w=64), "train")
+    s = CropSampler(ds, 24, (0.5,) * 3, (0.25,) * 3)
+    cases = [(0, (20.3, 30.7, 17.5), False), (1, (3.0, 4.0, 30.0), True), (2, (63.5, 40.0, 50.0), False),
+             (3, (32.0, 24.0, 120.0), True), (4, (-40.0, 10.0, 8.0), False)]
+    for f, c, flip in cases:
+        whole = torch.from_numpy(np.array(ds.rgb[f])).permute(2, 0, 1)[None].float() / 255.0
+        grid = _crop_grid(np.array([[c[0], c[1], c[2], c[2]]]), (48, 64), 24, np.array([flip]))
+        ref = F.grid_sample(whole, grid, mode="bilinear", padding_mode="border", align_corners=False)
+        got = s._crop(f, c, flip)
+        assert got.shape == (1, 3, 24, 24)
+        assert float((got - ref).abs().max()) < 1e-4, (f, c, flip)
+
+
+def test_encode_captions_equals_encoding_every_caption_in_full(tmp_path):
+    from declip_torch.bootstrap import build_vocab, caption_bank, encode_captions
+
+    d = write_dataset(str(tmp_path / "ds"))
+    ds = SynthDataset(d, "train")
+    preset = get_preset("tiny")
+    vocab = build_vocab(ds, d, preset)
+    torch.manual_seed(0)
+    m = build_clip(preset, seed=0)
+    texts = ["a red mug", "a red mug", "a blue can", "wall", "a red mug and a blue can on a table"]
+    bank = caption_bank(ds)
+    te, be = encode_captions(m, vocab, texts, bank, torch.device("cpu"))
+    ref_t = F.normalize(m.text(vocab.tokenize(texts)), dim=-1)
+    ref_b = F.normalize(m.text(vocab.tokenize(bank)), dim=-1)
+    assert te.shape == ref_t.shape and be.shape == ref_b.shape
+    assert torch.allclose(te, ref_t, atol=1e-6) and torch.allclose(be, ref_b, atol=1e-6)
+    assert not torch.allclose(te[0], te[2])  # different captions stay different
+    te2, be2 = encode_captions(m, vocab, texts, [], torch.device("cpu"))
+    assert torch.allclose(te2, ref_t, atol=1e-6) and be2.shape[0] == 0
