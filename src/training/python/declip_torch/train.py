@@ -89,6 +89,8 @@ class TrainConfig:
     crop_size: Optional[int] = None  # teacher input (default: the preset's image size, 224 / 336)
     max_split: int = 6
     max_crops: int = 20
+    object_crops: int = 0  # per frame with an instance mask: object-centred content crops added to the grid crops
+    object_margin: float = 1.4  # teacher view of an object crop: this x the object box's longer side, square
     batch_size: int = 2
     accumulation: int = 1
     epochs: int = 1
@@ -614,6 +616,9 @@ def train(cfg: TrainConfig, events: Optional[Events] = None) -> Dict[str, Any]:
         raise ConfigError(f"context-form: {cfg.context_form!r}; pick l2 (released code) or kl (paper)")
     if cfg.batch_size < 1 or cfg.accumulation < 1:
         raise ConfigError("batch-size / accumulation: must be >= 1")
+    if cfg.object_crops < 0 or cfg.object_margin < 1.0:
+        raise ConfigError(f"object-crops / object-margin: need object-crops >= 0 (got {cfg.object_crops}) and "
+                          f"object-margin >= 1 (got {cfg.object_margin}); e.g. --object-crops 8 --object-margin 1.4")
     if cfg.resume not in ("auto", "never", "require"):
         raise ConfigError(f"resume: {cfg.resume!r}; pick auto, never or require")
     device = resolve_device(cfg)
@@ -713,7 +718,8 @@ def train(cfg: TrainConfig, events: Optional[Events] = None) -> Dict[str, Any]:
         fr, _ = frames_for_micro(train_frames, s * cfg.accumulation + a, cfg)
         b = build_batch(fr, cache, step_rng(cfg.seed, s, a), patch=patch, min_size=cfg.student_min_size,
                         max_size=cfg.student_max_size, crop_size=crop, mean=vc.mean, std=vc.std,
-                        max_split=cfg.max_split, max_crops=cfg.max_crops)
+                        max_split=cfg.max_split, max_crops=cfg.max_crops, object_crops=cfg.object_crops,
+                        object_margin=cfg.object_margin)
         return pin_batch(b) if device.type == "cuda" else b
 
     prefetch = cfg.prefetch if cfg.prefetch is not None else device.type == "cuda"
@@ -811,6 +817,9 @@ def train(cfg: TrainConfig, events: Optional[Events] = None) -> Dict[str, Any]:
                     "region": cfg.region_weight if region_from is not None else 0.0},
         "context_form": cfg.context_form, "lr": cfg.lr, "batch_size": cfg.batch_size,
         "accumulation": cfg.accumulation, "ensemble_alpha": cfg.ensemble_alpha, "seed": cfg.seed,
+        "student_size": [cfg.student_min_size, cfg.student_max_size],
+        "crops": {"grid_max_split": cfg.max_split, "grid_max_crops": cfg.max_crops, "object_crops": cfg.object_crops,
+                  "object_margin": cfg.object_margin},
         "loss_first": first.get("loss"), "loss_last": last.get("loss"), "terms_first": first.get("terms"),
         "terms_last": last.get("terms"), "commit": git_commit(), "trainer": f"declip_torch {__version__}, torch "
                                                                            f"{torch.__version__}",

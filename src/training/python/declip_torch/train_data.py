@@ -132,6 +132,41 @@ def sample_grid_boxes(width: float, height: float, rng: random.Random, max_split
     return cells
 
 
+def object_boxes(mask: np.ndarray, max_boxes: int, min_px: int = 64, max_box_frac: float = 0.5
+                 ) -> List[Tuple[float, float, float, float]]:
+    """Object-centred content crops from an instance mask: the tight boxes (x1, y1, x2, y2; pixels, x2 / y2
+    exclusive) of up to `max_boxes` labels (largest first) with at least `min_px` pixels whose box covers at most
+    `max_box_frac` of the frame. Label 0 (nothing) is never an object, and the box-size limit leaves out "stuff"
+    labels that span the frame (a table top, the floor, a wall) in datasets that label those too."""
+    if max_boxes <= 0:
+        return []
+    h, w = mask.shape
+    labels, counts = np.unique(mask, return_counts=True)
+    out: List[Tuple[int, Tuple[float, float, float, float]]] = []
+    for lab, cnt in zip(labels.tolist(), counts.tolist()):
+        if lab <= 0 or cnt < min_px:
+            continue
+        ys, xs = np.nonzero(mask == lab)
+        x1, y1, x2, y2 = float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)
+        if (x2 - x1) * (y2 - y1) > max_box_frac * w * h:
+            continue
+        out.append((cnt, (x1, y1, x2, y2)))
+    out.sort(key=lambda t: -t[0])
+    return [b for _, b in out[:max_boxes]]
+
+
+def teacher_square(box: Tuple[float, float, float, float], width: int, height: int, margin: float
+                   ) -> Tuple[int, int, int, int]:
+    """The teacher's view of an object box: the square of side margin x the box's longer side around its centre,
+    clipped to the frame (integer pixels, exclusive ends; non-square only where the frame cuts it)."""
+    x1, y1, x2, y2 = box
+    side = max(x2 - x1, y2 - y1) * margin
+    cx, cy = (x1 + x2) / 2, (y1 + y2) / 2
+    ix1, iy1 = max(0, int(math.floor(cx - side / 2))), max(0, int(math.floor(cy - side / 2)))
+    ix2, iy2 = min(width, int(math.ceil(cx + side / 2))), min(height, int(math.ceil(cy + side / 2)))
+    return ix1, iy1, max(ix1 + 1, ix2), max(iy1 + 1, iy2)
+
+
 @dataclass
 class Batch:
     pixels: Tensor  # [B, 3, S, S] CLIP-normalised, zero-padded (= mean colour) right / bottom
@@ -194,10 +229,15 @@ def student_size_choices(min_size: int, max_size: int, patch: int) -> List[int]:
 
 def build_batch(frames: Sequence[FrameRecord], cache: FrameCache, rng: random.Random, *, patch: int,
                 min_size: int, max_size: int, crop_size: int, mean: Sequence[float], std: Sequence[float],
-                max_split: int = 6, max_crops: int = 20, fixed_size: Optional[int] = None) -> Batch:
+                max_split: int = 6, max_crops: int = 20, fixed_size: Optional[int] = None, object_crops: int = 0,
+                object_margin: float = 1.4) -> Batch:
     """One training batch: every frame resized (longest side) to the batch's student size S (one random
     multiple of the patch in [min_size, max_size]) and padded to S x S; DeCLIP grid crops resized to
-    crop_size x crop_size from the original frame."""
+    crop_size x crop_size from the original frame.
+
+    object_crops > 0 adds, for frames with an instance mask, up to that many object-centred crops
+    (`object_boxes`): the student's region is the object's tight box, the teacher sees the square of
+    `object_margin` x its longer side around it (`teacher_square`), as it saw objects in its own training."""
     size = fixed_size or rng.choice(student_size_choices(min_size, max_size, patch))
     g = size // patch
     pix, boxes, crops, valid, labels, imgs = [], [], [], [], [], []
@@ -220,6 +260,11 @@ def build_batch(frames: Sequence[FrameRecord], cache: FrameCache, rng: random.Ra
             ix2, iy2 = max(ix1 + 1, int(math.ceil(x2))), max(iy1 + 1, int(math.ceil(y2)))
             crops.append(_normalise(_resize(x[:, iy1:iy2, ix1:ix2], (crop_size, crop_size)), mean, std))
         m = cache.mask(fr)
+        if m is not None and object_crops > 0:
+            for (x1, y1, x2, y2) in object_boxes(m, object_crops):
+                boxes.append([b, x1 * nw / ww, y1 * nh / hh, x2 * nw / ww, y2 * nh / hh])
+                ix1, iy1, ix2, iy2 = teacher_square((x1, y1, x2, y2), ww, hh, object_margin)
+                crops.append(_normalise(_resize(x[:, iy1:iy2, ix1:ix2], (crop_size, crop_size)), mean, std))
         lab = torch.full((size, size), -1, dtype=torch.int64)
         if m is not None:
             any_mask = True
@@ -292,5 +337,5 @@ def make_synthetic_dataset(directory: str, n: int = 12, size: Tuple[int, int] = 
 
 
 __all__ = ["Batch", "DatasetError", "FrameCache", "FrameRecord", "build_batch", "epoch_order", "load_dataset",
-           "make_synthetic_dataset", "patch_labels_from_mask", "read_mask", "read_rgb", "sample_grid_boxes",
-           "split_frames", "step_rng", "student_size_choices"]
+           "make_synthetic_dataset", "object_boxes", "patch_labels_from_mask", "read_mask", "read_rgb",
+           "sample_grid_boxes", "split_frames", "step_rng", "student_size_choices", "teacher_square"]

@@ -6,10 +6,13 @@ import signal
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from declip_torch.config import get_preset
+from declip_torch.errors import ConfigError
 from declip_torch.heads import ImageEncoder, build_clip
 from declip_torch.train import (Events, TrainConfig, TrainError, build_teacher_terms, compute_losses,
                                 configure_trainable, load_base, load_vfm, student_forward, torch_load, train)
@@ -317,3 +320,59 @@ def test_prefetching_batches_changes_nothing(data_dir, tmp_path):
         train(tiny_cfg(data_dir, out, steps=5, checkpoint_every=5, accumulation=2, prefetch=pf), quiet_events()[0])
         outs.append(torch_load(os.path.join(out, "checkpoint.pt"))["student_visual"])
     assert all(torch.equal(outs[0][k], outs[1][k]) for k in outs[0])
+
+
+def test_object_boxes_and_teacher_square():
+    from declip_torch.train_data import object_boxes, teacher_square
+
+    m = np.zeros((40, 60), np.int64)
+    m[5:15, 10:18] = 3  # 80 px, box 8 x 10
+    m[20:30, 30:50] = 7  # 200 px
+    m[0:2, 0:3] = 9  # 6 px: too small
+    m[30:40, :] = 200  # a stuff label spanning the frame's width: box 60 x 10 = 25 % of the frame
+    assert object_boxes(m, 8, min_px=20, max_box_frac=0.2) == [(30.0, 20.0, 50.0, 30.0), (10.0, 5.0, 18.0, 15.0)]
+    assert object_boxes(m, 1, min_px=20, max_box_frac=0.2) == [(30.0, 20.0, 50.0, 30.0)]
+    assert len(object_boxes(m, 8, min_px=20, max_box_frac=0.5)) == 3  # now the stuff box counts too
+    assert object_boxes(m, 0) == [] and object_boxes(np.zeros((4, 4), np.int64), 5) == []
+    assert teacher_square((10.0, 5.0, 18.0, 15.0), 60, 40, 1.4) == (7, 3, 21, 17)  # 14 x 14 around (14, 10)
+    assert teacher_square((50.0, 30.0, 60.0, 40.0), 60, 40, 2.0) == (45, 25, 60, 40)  # clipped by the frame
+
+
+def test_object_crops_add_tight_student_boxes_and_square_teacher_views(data_dir):
+    from declip_torch.train_data import object_boxes, read_mask, teacher_square
+
+    frames = load_dataset(data_dir)[:2]
+    vc = get_preset("tiny").vision
+    kw = dict(patch=16, min_size=64, max_size=64, crop_size=32, mean=vc.mean, std=vc.std, max_split=2, max_crops=3)
+    plain = build_batch(frames, FrameCache(), step_rng(0, 0, 0), **kw)
+    objs = build_batch(frames, FrameCache(), step_rng(0, 0, 0), object_crops=4, **kw)
+    want = [object_boxes(read_mask(fr.mask), 4) for fr in frames]
+    assert sum(map(len, want)) > 0
+    assert objs.boxes.shape[0] == plain.boxes.shape[0] + sum(map(len, want))
+    # frame 0's grid crops, then its object crops, then frame 1's
+    n0 = int((plain.boxes[:, 0] == 0).sum())
+    assert torch.equal(objs.boxes[:n0], plain.boxes[:n0]) and torch.equal(objs.crops[:n0], plain.crops[:n0])
+    arr = FrameCache().image(frames[0])
+    h, w = arr.shape[:2]
+    sc = 64 / max(h, w)
+    for j, box in enumerate(want[0]):
+        row = objs.boxes[n0 + j]
+        assert int(row[0]) == 0
+        assert torch.allclose(row[1:], torch.tensor([box[0] * round(w * sc) / w, box[1] * round(h * sc) / h,
+                                                     box[2] * round(w * sc) / w, box[3] * round(h * sc) / h]))
+        x1, y1, x2, y2 = teacher_square(box, w, h, 1.4)
+        x = torch.from_numpy(arr).permute(2, 0, 1).float() / 255.0
+        ref = F.interpolate(x[None, :, y1:y2, x1:x2], size=(32, 32), mode="bilinear", align_corners=False,
+                            antialias=True)[0]
+        ref = (ref - torch.tensor(vc.mean).reshape(3, 1, 1)) / torch.tensor(vc.std).reshape(3, 1, 1)
+        assert torch.allclose(objs.crops[n0 + j], ref, atol=1e-6)
+
+
+def test_object_crops_train_and_bad_values_are_config_errors(data_dir, tmp_path):
+    cfg = tiny_cfg(data_dir, str(tmp_path / "obj"), steps=2, object_crops=4, context_teachers=["mask-affinity"])
+    ev, sink = quiet_events()
+    s = train(cfg, events=ev)
+    assert s["training"]["steps"] == 2
+    for bad in (dict(object_crops=-1), dict(object_margin=0.5)):
+        with pytest.raises(ConfigError, match="object-crops / object-margin"):
+            train(tiny_cfg(data_dir, str(tmp_path / "bad"), steps=1, **bad), events=quiet_events()[0])
