@@ -2,15 +2,18 @@
 # Reproduces the embedded default model models/tiny-synth from scratch (no downloads, no pretrained weights):
 #   1. synthetic dataset (src/training/synthData.ts, fixed data seed)
 #   2. bootstrap: synthetic CLIP pretraining of a small dual encoder (declip_torch.bootstrap)
-#   3. DeCLIP distillation of the bootstrap model (declip_torch.train, declip-csa, mask-affinity context teacher)
+#   3. DeCLIP distillation of the bootstrap model (declip_torch.train, declip-csa, mask-affinity context teacher,
+#      grid crops plus object-centred content crops from the instance masks)
 #   4. export through the exporter: the student (models/tiny-synth) and the clip-vanilla baseline (RUN/)
 #   5. background calibration of both packages on training frames (src/training/synthCalibrateCli.ts), then
 #      evaluation with the TypeScript runtime on held-out synthetic frames (src/training/synthDataEvalCli.ts) and the
 #      whole chain (DeclipPipeline, model / box mode pose; src/training/synthDataChain.ts)
-#   6. model.json provenance, REPORT.md and report.json
+#   6. anchor mode: Oryon pairs through the eval module (declip eval synth / convert / run)
+#   7. model.json provenance, REPORT.md and report.json
 #
 # Usage: npm run train:default [-- --device cuda] [--out runs/tiny-synth] [--model-out models/tiny-synth]
 #        [--threads 2] [--bootstrap-steps N] [--distill-steps N] [--seed N] [--reuse]
+#        [--train-scenes N] [--views N] [--object-crops N] [--student-size PX] [--runtime-size PX]
 # --reuse keeps the outputs of stages that already finished in --out (data, bootstrap, distill) instead of redoing
 # them (e.g. after an interrupted run); without it everything is rebuilt from scratch.
 set -euo pipefail
@@ -26,7 +29,11 @@ BOOT_STEPS=1500
 DISTILL_STEPS=400
 REUSE=0
 TRAIN_SCENES=300
+VIEWS=2
 EVAL_SCENES=32
+OBJECT_CROPS=8
+STUDENT_SIZE=480
+RUNTIME_SIZE=480
 while [ $# -gt 0 ]; do
   case "$1" in
     --device) DEVICE="$2"; shift 2 ;;
@@ -37,9 +44,13 @@ while [ $# -gt 0 ]; do
     --bootstrap-steps) BOOT_STEPS="$2"; shift 2 ;;
     --distill-steps) DISTILL_STEPS="$2"; shift 2 ;;
     --train-scenes) TRAIN_SCENES="$2"; shift 2 ;;
+    --views) VIEWS="$2"; shift 2 ;;
+    --object-crops) OBJECT_CROPS="$2"; shift 2 ;;
+    --student-size) STUDENT_SIZE="$2"; shift 2 ;;
+    --runtime-size) RUNTIME_SIZE="$2"; shift 2 ;;
     --eval-scenes) EVAL_SCENES="$2"; shift 2 ;;
     --reuse) REUSE=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0" | cut -c3-; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0" | cut -c3-; exit 0 ;;
     *) echo "error: train-default: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -52,7 +63,7 @@ OUT_ABS=$(mkdir -p "$OUT" && cd "$OUT" && pwd)
 mkdir -p "$MODEL_OUT"
 MODEL_ABS=$(cd "$MODEL_OUT" && pwd)
 export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
-export TRAIN_DEFAULT_COMMAND="npm run train:default -- --device $DEVICE --seed $SEED --threads $THREADS --bootstrap-steps $BOOT_STEPS --distill-steps $DISTILL_STEPS --train-scenes $TRAIN_SCENES --eval-scenes $EVAL_SCENES"
+export TRAIN_DEFAULT_COMMAND="npm run train:default -- --device $DEVICE --seed $SEED --threads $THREADS --bootstrap-steps $BOOT_STEPS --distill-steps $DISTILL_STEPS --train-scenes $TRAIN_SCENES --views $VIEWS --eval-scenes $EVAL_SCENES --object-crops $OBJECT_CROPS --student-size $STUDENT_SIZE --runtime-size $RUNTIME_SIZE"
 TIMES="$OUT_ABS/times.jsonl"
 : > "$TIMES"
 
@@ -85,7 +96,7 @@ stage build bash -c 'npx tsc -p tsconfig.build.json || echo "warning: tsc report
   test -f dist/training/synthDataCli.js && test -f dist/training/synthDataEvalCli.js &&
   test -f dist/training/synthCalibrateCli.js'
 stage data node dist/training/synthDataCli.js --out "$OUT_ABS/data" --seed "$SEED" --train-scenes "$TRAIN_SCENES" \
-  --views 2 --eval-scenes "$EVAL_SCENES" --trainer-frames yes
+  --views "$VIEWS" --eval-scenes "$EVAL_SCENES" --trainer-frames yes
 
 cd src/training/python
 stage bootstrap "$PY" -m declip_torch.bootstrap --data "$OUT_ABS/data" --out "$OUT_ABS/bootstrap" \
@@ -93,9 +104,11 @@ stage bootstrap "$PY" -m declip_torch.bootstrap --data "$OUT_ABS/data" --out "$O
 stage distill "$PY" -m declip_torch.bootstrap_fastcpu declip_torch.train --data "$OUT_ABS/data/frames" \
   --out "$OUT_ABS/distill" --base "$OUT_ABS/bootstrap/bootstrap.pt" --backbone synth-vit-s16 --arch declip-csa \
   --context-teacher mask-affinity --steps "$DISTILL_STEPS" --lr 2e-4 --weight-decay 0.05 --warmup-steps 5 \
-  --student-min-size 320 --student-max-size 320 --batch-size 4 --max-crops 12 --device "$DEVICE" \
+  --student-min-size "$STUDENT_SIZE" --student-max-size "$STUDENT_SIZE" --batch-size 4 --max-crops 12 \
+  --object-crops "$OBJECT_CROPS" --device "$DEVICE" \
   --threads "$THREADS" --seed "$SEED" --resume never --eval-max-frames 16 --checkpoint-every 1000
-stage export "$PY" -m declip_torch.bootstrap_package export --run "$OUT_ABS" --model-out "$MODEL_ABS"
+stage export "$PY" -m declip_torch.bootstrap_package export --run "$OUT_ABS" --model-out "$MODEL_ABS" \
+  --runtime-size "$RUNTIME_SIZE"
 cd "$ROOT"
 # background prompts and logit offset of both packages, chosen on training frames (never the eval split)
 stage calibrate bash -c "node dist/training/synthCalibrateCli.js --data '$OUT_ABS/data' \
@@ -105,6 +118,17 @@ stage calibrate bash -c "node dist/training/synthCalibrateCli.js --data '$OUT_AB
 stage eval node dist/training/synthDataEvalCli.js --data "$OUT_ABS/data" --model "$OUT_ABS/baseline-clip-vanilla" \
   --model "$MODEL_ABS" --out "$OUT_ABS/eval.json"
 stage chain node dist/training/synthDataChain.js --model "$MODEL_ABS" --scenes 16 --out "$OUT_ABS/chain.json"
+# anchor mode: Oryon pairs (anchor / query views of one object from different scenes) through the eval module, on
+# a world set with its own scene seeds (424242, 425242, 426242); predicted masks through the node, ground-truth
+# masks with this model's features, and ground-truth masks with per-pixel colour features (no model)
+ORYON="$OUT_ABS/oryon"
+EVRUN="node dist/cli/main.js eval run --bags $ORYON/bags --protocol oryon --pairs 72 --seed 0 --overwrite"
+stage anchor bash -c "rm -rf '$ORYON' && node dist/cli/main.js eval synth --out '$ORYON/src' --seed 424242 --scenes 3 --frames 2 \
+  --width 640 --world > /dev/null && node dist/cli/main.js eval convert --dataset bop --src '$ORYON/src/bop' \
+  --prompts '$ORYON/src/bop/prompts.json' --out '$ORYON/bags' > /dev/null && \
+  $EVRUN --model '$MODEL_ABS' --masks predicted --out '$ORYON/predicted' > /dev/null && \
+  $EVRUN --model '$MODEL_ABS' --masks oracle --out '$ORYON/oracle' > /dev/null && \
+  $EVRUN --masks oracle --out '$ORYON/oracle-colour' > /dev/null"
 T_END=$(date +%s)
 "$PY" - "$TIMES" "$OUT_ABS/times.json" "$((T_END - T_START))" "$DEVICE" "$THREADS" <<'EOF'
 import json, os, platform, sys
