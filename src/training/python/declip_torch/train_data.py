@@ -254,17 +254,18 @@ def build_batch(frames: Sequence[FrameRecord], cache: FrameCache, rng: random.Ra
         pix.append(canvas)
         cy = (torch.arange(g, dtype=torch.float32) + 0.5) * patch
         valid.append(((cy[:, None] < nh) & (cy[None, :] < nw)).reshape(-1))
+        # (student box, teacher window in frame pixels): DeCLIP's grid cells, then the object-centred crops
+        regions = []
         for (x1, y1, x2, y2) in sample_grid_boxes(ww, hh, rng, max_split, max_crops):
-            boxes.append([b, x1 * nw / ww, y1 * nh / hh, x2 * nw / ww, y2 * nh / hh])
             ix1, iy1 = int(math.floor(x1)), int(math.floor(y1))
-            ix2, iy2 = max(ix1 + 1, int(math.ceil(x2))), max(iy1 + 1, int(math.ceil(y2)))
-            crops.append(_normalise(_resize(x[:, iy1:iy2, ix1:ix2], (crop_size, crop_size)), mean, std))
+            regions.append(((x1, y1, x2, y2),
+                            (ix1, iy1, max(ix1 + 1, int(math.ceil(x2))), max(iy1 + 1, int(math.ceil(y2))))))
         m = cache.mask(fr)
         if m is not None and object_crops > 0:
-            for (x1, y1, x2, y2) in object_boxes(m, object_crops):
-                boxes.append([b, x1 * nw / ww, y1 * nh / hh, x2 * nw / ww, y2 * nh / hh])
-                ix1, iy1, ix2, iy2 = teacher_square((x1, y1, x2, y2), ww, hh, object_margin)
-                crops.append(_normalise(_resize(x[:, iy1:iy2, ix1:ix2], (crop_size, crop_size)), mean, std))
+            regions += [(box, teacher_square(box, ww, hh, object_margin)) for box in object_boxes(m, object_crops)]
+        for (x1, y1, x2, y2), (ix1, iy1, ix2, iy2) in regions:
+            boxes.append([b, x1 * nw / ww, y1 * nh / hh, x2 * nw / ww, y2 * nh / hh])
+            crops.append(_normalise(_resize(x[:, iy1:iy2, ix1:ix2], (crop_size, crop_size)), mean, std))
         lab = torch.full((size, size), -1, dtype=torch.int64)
         if m is not None:
             any_mask = True
