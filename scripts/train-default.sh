@@ -94,7 +94,7 @@ T_START=$(date +%s)
 # other work in progress may fail the typecheck; the files this script runs are still emitted
 stage build bash -c 'npx tsc -p tsconfig.build.json || echo "warning: tsc reported errors; continuing" >&2
   test -f dist/training/synthDataCli.js && test -f dist/training/synthDataEvalCli.js &&
-  test -f dist/training/synthCalibrateCli.js'
+  test -f dist/training/synthCalibrateCli.js && test -f dist/training/synthDataChain.js && test -f dist/cli/main.js'
 stage data node dist/training/synthDataCli.js --out "$OUT_ABS/data" --seed "$SEED" --train-scenes "$TRAIN_SCENES" \
   --views "$VIEWS" --eval-scenes "$EVAL_SCENES" --trainer-frames yes
 
@@ -122,7 +122,7 @@ stage chain node dist/training/synthDataChain.js --model "$MODEL_ABS" --scenes 1
 # a world set with its own scene seeds (424242, 425242, 426242); predicted masks through the node, ground-truth
 # masks with this model's features, and ground-truth masks with per-pixel colour features (no model)
 ORYON="$OUT_ABS/oryon"
-EVRUN="node dist/cli/main.js eval run --bags $ORYON/bags --protocol oryon --pairs 72 --seed 0 --overwrite"
+EVRUN="node dist/cli/main.js eval run --bags '$ORYON/bags' --protocol oryon --pairs 72 --seed 0"
 stage anchor bash -c "rm -rf '$ORYON' && node dist/cli/main.js eval synth --out '$ORYON/src' --seed 424242 --scenes 3 --frames 2 \
   --width 640 --world > /dev/null && node dist/cli/main.js eval convert --dataset bop --src '$ORYON/src/bop' \
   --prompts '$ORYON/src/bop/prompts.json' --out '$ORYON/bags' > /dev/null && \
